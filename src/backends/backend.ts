@@ -1,0 +1,115 @@
+// The one backend interface. A backend owns the workspace and git of a session (the seed's "Key Design"):
+// local backends compose the shared LocalWorkspace with an AgentRunner (claudecode, opencode, opencode-cli);
+// a remote backend (opencode-nats) implements the same operations on another machine.
+import type {
+  Backend as BackendName,
+  BranchRequest,
+  BranchResult,
+  CleanupPolicy,
+  CodeRequest,
+  CodeResult,
+  CommitRequest,
+  CommitResult,
+  FileChange,
+  ProgressEvent,
+  PushRequest,
+  PushResult,
+  Tokens,
+  ToolCall,
+} from '../contract.js';
+
+/** What every operation after open knows about its session (kept in the workflow, passed to activities). */
+export interface SessionRef {
+  session_id: string;
+  backend: BackendName;
+  workspace_path: string;
+  managed: boolean;
+  repo_url?: string;
+  /** Name of the worker environment variable holding this session's git token (never the token). */
+  token_env?: string;
+  /** The backend's own session id, once a task has created one (Claude Code / OpenCode session). */
+  backend_session_id?: string;
+}
+
+export interface OpenOperation {
+  session_id: string;
+  backend: BackendName;
+  repo_url?: string;
+  branch?: string;
+  workspace_path?: string;
+  title?: string;
+  token_env?: string;
+}
+
+export interface OpenOutcome {
+  workspace_path: string;
+  repo_cloned: boolean;
+  managed: boolean;
+  branch?: string;
+}
+
+export interface CodeOperation extends CodeRequest {
+  session: SessionRef;
+  title?: string;
+}
+
+export interface CodeOutcome extends CodeResult {
+  /** Backend session id to resume next time. */
+  backend_session_id?: string;
+}
+
+export interface CloseOperation {
+  session: SessionRef;
+  delete_workspace: boolean;
+}
+
+export interface CloseOutcome {
+  workspace_deleted: boolean;
+}
+
+export type ProgressSink = (event: ProgressEvent) => void;
+
+export interface CodingBackend {
+  readonly name: BackendName;
+  open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome>;
+  code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome>;
+  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal): Promise<BranchResult>;
+  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal): Promise<CommitResult>;
+  push(session: SessionRef, req: PushRequest, signal: AbortSignal): Promise<PushResult>;
+  close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome>;
+}
+
+/** One coding task for an agent runner: the part that differs between local backends. */
+export interface AgentTask {
+  session_id: string;
+  workspace_path: string;
+  /** The full prompt (instruction, context and files already composed). */
+  prompt: string;
+  title?: string;
+  /** Resume this backend session when set. */
+  backend_session_id?: string;
+  timeout_ms: number;
+  signal: AbortSignal;
+  progress: ProgressSink;
+}
+
+export interface AgentOutcome {
+  success: boolean;
+  summary: string;
+  error?: string;
+  backend_session_id?: string;
+  tokens: Tokens;
+  cost: number;
+  duration_ms: number;
+  num_turns?: number;
+  tool_calls: ToolCall[];
+}
+
+export interface AgentRunner {
+  readonly name: BackendName;
+  run(task: AgentTask): Promise<AgentOutcome>;
+  /** Release long-lived resources (servers the runner started). */
+  shutdown?(): Promise<void>;
+}
+
+export type { FileChange, CleanupPolicy };

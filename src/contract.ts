@@ -1,0 +1,386 @@
+// The wire contract of a coding session: names other services and the `temporal` CLI rely on,
+// and the zod schemas of every tool input and result, in the seed's snake_case JSON.
+// Imported by the workflow (so: zod only, no I/O), the activities, the client, the CLI and the MCP server.
+import { z } from 'zod';
+
+export const WORKFLOW_TYPE = 'codingSession';
+export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_TASK_QUEUE = 'station-coding';
+
+export const UPDATES = {
+  open: 'open',
+  code: 'code',
+  branch: 'branch',
+  commit: 'commit',
+  push: 'push',
+  close: 'close',
+} as const;
+export const QUERY_STATUS = 'status';
+export const SIGNAL_CANCEL = 'cancel';
+
+export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats'] as const;
+export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli or opencode-nats.');
+export type Backend = z.infer<typeof Backend>;
+
+export const CleanupPolicy = z
+  .enum(['on_session_end', 'on_success', 'manual'])
+  .describe(
+    'When a managed workspace is deleted: on_session_end (always, when the session ends), ' +
+      'on_success (only when the session is closed with success and its last task succeeded), manual (never).',
+  );
+export type CleanupPolicy = z.infer<typeof CleanupPolicy>;
+
+// ---- validators shared by several schemas ----
+
+/** Why `name` is not a safe git branch name (git check-ref-format rules, plus no leading '-'), or undefined. */
+export function invalidBranchReason(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > 200) return 'must be at most 200 characters';
+  if (name.startsWith('-')) return "must not start with '-' (git would read it as an option)";
+  if (name === '@' || name === 'HEAD') return `'${name}' is reserved by git`;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return 'must not contain spaces, control characters or any of ~ ^ : ? * [ \\';
+  if (name.includes('..')) return "must not contain '..'";
+  if (name.includes('@{')) return "must not contain '@{'";
+  if (name.includes('//')) return "must not contain '//'";
+  if (name.startsWith('/') || name.endsWith('/')) return "must not start or end with '/'";
+  if (name.endsWith('.') || name.endsWith('.lock')) return "must not end with '.' or '.lock'";
+  if (name.split('/').some((part) => part.startsWith('.'))) return "no path component may start with '.'";
+  return undefined;
+}
+
+/** Why `url` is not an acceptable repository location, or undefined. */
+export function invalidRepoUrlReason(url: string): string | undefined {
+  if (url.startsWith('-')) return "must not start with '-' (git would read it as an option)";
+  if (/[\x00-\x1f\x7f]/.test(url)) return 'must not contain control characters';
+  if (url.includes('::')) return "transport syntax '<transport>::<address>' (e.g. ext::) is refused: git would run it as a command";
+  if (url.startsWith('/')) return undefined; // a local repository path
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
+  if (scheme) {
+    if (!['https', 'http', 'ssh', 'git', 'file'].includes(scheme)) {
+      return `scheme '${scheme}://' is not supported: use https://, http://, ssh://, git://, file:// or an absolute path`;
+    }
+    if (scheme === 'http' || scheme === 'https') {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        return 'is not a valid URL';
+      }
+      if (parsed.password || (parsed.username && parsed.username !== 'git')) {
+        return 'must not carry credentials: give the token by name in credentials.token_env (or coding.git.token_env in the config)';
+      }
+    }
+    return undefined;
+  }
+  if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url)) return undefined; // scp-like git@host:org/repo.git
+  return 'must be an https://, http://, ssh://, git://, file:// URL, git@host:path, or an absolute path';
+}
+
+/** Why `p` is not a path relative to the workspace root, or undefined. Symlinks are checked again on the worker. */
+export function invalidWorkspaceRelativePathReason(p: string): string | undefined {
+  if (p.length === 0) return 'must not be empty';
+  if (p.includes('\0')) return 'must not contain NUL';
+  if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return 'must be relative to the workspace root, not absolute';
+  if (p.split(/[\\/]/).includes('..')) return "must stay inside the workspace (no '..')";
+  return undefined;
+}
+
+const refine = (reasonOf: (v: string) => string | undefined) => (value: string, ctx: z.core.$RefinementCtx<string>) => {
+  const reason = reasonOf(value);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+};
+
+export const SessionId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of letters, digits, . _ : - (starting with a letter or digit)')
+  .describe('The coding session id, as returned by coding_open.');
+
+export const BranchName = z.string().superRefine(refine(invalidBranchReason));
+export const RemoteName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "must be a git remote name (letters, digits, . _ -), not starting with '-'");
+const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name');
+
+// ---- inputs ----
+
+export const Credentials = z
+  .object({
+    token_env: EnvVarName.optional().describe(
+      'Name of an environment variable of the worker that holds the git token for this session. The token itself never travels.',
+    ),
+  })
+  .passthrough()
+  .superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+      if (key === 'token_env') continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message:
+          key === 'token'
+            ? 'a raw token is not accepted here: set credentials.token_env to the name of an environment variable of the worker'
+            : `unknown key '${key}': only token_env is accepted`,
+      });
+    }
+  })
+  .transform((value) => ({ token_env: value.token_env as string | undefined }))
+  .describe('Git credentials for this session, by reference only.');
+
+export const OpenInput = z
+  .object({
+    session_id: SessionId.optional().describe('Optional id for the new session; generated when absent.'),
+    repo_url: z
+      .string()
+      .superRefine(refine(invalidRepoUrlReason))
+      .optional()
+      .describe('Git repository to clone (https, ssh, file URL or absolute path). Without it the workspace starts empty.'),
+    branch: BranchName.optional().describe('Branch to check out after cloning (default: the remote default branch).'),
+    workspace_path: z
+      .string()
+      .refine((p) => p.startsWith('/'), 'must be an absolute path')
+      .optional()
+      .describe('Use this existing directory as the workspace instead of a managed one. It is never deleted.'),
+    title: z.string().max(200).optional().describe('Human-readable title of the session.'),
+    scope: z
+      .enum(['agent', 'workflow'])
+      .default('agent')
+      .describe('agent: the session ends when closed or idle; workflow: it persists and is re-attached by scope_id.'),
+    scope_id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'must be 1-100 characters of letters, digits, . _ : -')
+      .optional()
+      .describe('Identifier of the workflow scope; coding_open with the same scope_id attaches to the running session.'),
+    backend: Backend.optional().describe('Backend for this session (default: coding.backend from the config).'),
+    credentials: Credentials.optional(),
+    cleanup_policy: CleanupPolicy.optional().describe('Overrides coding.cleanup_policy for this session.'),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.scope === 'workflow' && !value.scope_id) {
+      ctx.addIssue({ code: 'custom', path: ['scope_id'], message: 'is required when scope is "workflow"' });
+    }
+    if (value.repo_url && value.workspace_path) {
+      ctx.addIssue({ code: 'custom', path: ['workspace_path'], message: 'give either repo_url or workspace_path, not both' });
+    }
+  });
+export type OpenInput = z.input<typeof OpenInput>;
+export type OpenRequest = z.output<typeof OpenInput>;
+
+/** What the workflow is started with: the validated open request plus the session id it was given. */
+export type SessionStart = OpenRequest & { session_id: string };
+
+export const CodeInput = z
+  .object({
+    session_id: SessionId.optional(),
+    instruction: z.string().trim().min(1, 'must not be empty').max(100_000).describe('What to do, in plain words.'),
+    context: z.string().max(100_000).optional().describe('Background the coding agent should know.'),
+    files: z
+      .array(z.string().superRefine(refine(invalidWorkspaceRelativePathReason)))
+      .max(200)
+      .optional()
+      .describe('Files to focus on, relative to the workspace root.'),
+  })
+  .strict();
+export type CodeInput = z.input<typeof CodeInput>;
+export type CodeRequest = z.output<typeof CodeInput>;
+
+export const BranchInput = z
+  .object({
+    session_id: SessionId.optional(),
+    branch: BranchName.describe('Branch to create or switch to.'),
+    create: z.boolean().default(false).describe('Create the branch from the current HEAD (fails if it exists).'),
+  })
+  .strict();
+export type BranchInput = z.input<typeof BranchInput>;
+export type BranchRequest = z.output<typeof BranchInput>;
+
+export const CommitInput = z
+  .object({
+    session_id: SessionId.optional(),
+    message: z.string().trim().min(1, 'must not be empty').max(20_000).describe('Commit message.'),
+    add_all: z.boolean().default(true).describe('Stage every change (new, modified, deleted files) before committing.'),
+  })
+  .strict();
+export type CommitInput = z.input<typeof CommitInput>;
+export type CommitRequest = z.output<typeof CommitInput>;
+
+export const PushInput = z
+  .object({
+    session_id: SessionId.optional(),
+    remote: RemoteName.default('origin').describe('Remote to push to.'),
+    branch: BranchName.optional().describe('Branch to push (default: the current branch).'),
+    set_upstream: z.boolean().default(true).describe('Record the remote branch as upstream (git push -u).'),
+  })
+  .strict();
+export type PushInput = z.input<typeof PushInput>;
+export type PushRequest = z.output<typeof PushInput>;
+
+export const CloseInput = z
+  .object({
+    session_id: SessionId.optional(),
+    success: z.boolean().default(true).describe('Whether the work of the session succeeded (drives cleanup_policy on_success).'),
+  })
+  .strict();
+export type CloseInput = z.input<typeof CloseInput>;
+export type CloseRequest = z.output<typeof CloseInput>;
+
+// ---- results ----
+
+export const Tokens = z.object({
+  input: z.number().int().nonnegative(),
+  output: z.number().int().nonnegative(),
+  cache_read: z.number().int().nonnegative(),
+  cache_write: z.number().int().nonnegative(),
+});
+export type Tokens = z.infer<typeof Tokens>;
+export const zeroTokens = (): Tokens => ({ input: 0, output: 0, cache_read: 0, cache_write: 0 });
+
+export const FileChange = z.object({
+  path: z.string(),
+  status: z.enum(['added', 'modified', 'deleted', 'renamed']),
+  old_path: z.string().optional(),
+});
+export type FileChange = z.infer<typeof FileChange>;
+
+export const ToolCall = z.object({
+  tool: z.string(),
+  input: z.unknown().optional(),
+  output: z.string().optional(),
+  error: z.string().optional().describe('Present when the tool failed: its error output.'),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+
+export const OpenResult = z.object({
+  session_id: z.string(),
+  workspace_path: z.string(),
+  repo_cloned: z.boolean(),
+  managed: z.boolean(),
+  attached: z.boolean().describe('True when coding_open attached to an already running workflow-scope session.'),
+  backend: Backend,
+  branch: z.string().optional(),
+});
+export type OpenResult = z.infer<typeof OpenResult>;
+
+export const CodeResult = z.object({
+  success: z.boolean(),
+  summary: z.string(),
+  error: z.string().optional(),
+  files_changed: z.array(FileChange),
+  trace: z.object({
+    backend: Backend,
+    session_id: z.string().optional().describe('The backend’s own session id (Claude Code / OpenCode session).'),
+    tokens: Tokens,
+    cost: z.number().nonnegative(),
+    duration_ms: z.number().int().nonnegative(),
+    num_turns: z.number().int().nonnegative().optional(),
+    tool_calls: z.array(ToolCall),
+  }),
+});
+export type CodeResult = z.infer<typeof CodeResult>;
+
+export const BranchResult = z.object({
+  success: z.boolean(),
+  branch: z.string(),
+  created: z.boolean(),
+  previous_branch: z.string().optional(),
+});
+export type BranchResult = z.infer<typeof BranchResult>;
+
+export const CommitResult = z.object({
+  success: z.boolean(),
+  commit_hash: z.string(),
+  branch: z.string().optional(),
+  files_changed: z.number().int().nonnegative(),
+  insertions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+});
+export type CommitResult = z.infer<typeof CommitResult>;
+
+export const PushResult = z.object({
+  success: z.boolean(),
+  remote: z.string(),
+  branch: z.string(),
+  commit_hash: z.string(),
+  set_upstream: z.boolean(),
+});
+export type PushResult = z.infer<typeof PushResult>;
+
+export const CloseResult = z.object({
+  session_id: z.string(),
+  success: z.boolean(),
+  reason: z.enum(['closed', 'idle_timeout', 'open_failed']),
+  workspace_path: z.string().optional(),
+  workspace_deleted: z.boolean(),
+});
+export type CloseResult = z.infer<typeof CloseResult>;
+
+export const SessionState = z.enum(['opening', 'open', 'closing', 'closed', 'failed']);
+export type SessionState = z.infer<typeof SessionState>;
+
+export const TaskRecord = z.object({
+  instruction: z.string(),
+  success: z.boolean(),
+  files_changed: z.number().int().nonnegative(),
+  duration_ms: z.number().int().nonnegative(),
+  tokens: Tokens,
+  cost: z.number().nonnegative(),
+  error: z.string().optional(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+export const SessionStatus = z.object({
+  session_id: z.string(),
+  title: z.string().optional(),
+  backend: Backend.optional(),
+  repo_url: z.string().optional(),
+  branch: z.string().optional(),
+  workspace_path: z.string().optional(),
+  managed: z.boolean().optional(),
+  scope: z.enum(['agent', 'workflow']),
+  scope_id: z.string().optional(),
+  state: SessionState,
+  busy: z.string().optional().describe('The operation running now, if any.'),
+  backend_session_id: z.string().optional(),
+  tasks_run: z.number().int().nonnegative(),
+  tokens: Tokens,
+  cost: z.number().nonnegative(),
+  last_error: z.string().optional(),
+  tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
+});
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+/** Heartbeat details of a running `code` activity; the client reads them for --tail. */
+export interface TaskProgress {
+  /** Count of events seen so far; `events` holds the latest few, ending with event number `seq`. */
+  seq: number;
+  events: ProgressEvent[];
+}
+export interface ProgressEvent {
+  kind: 'tool_call' | 'tool_result' | 'text';
+  tool?: string;
+  text: string;
+}
+
+/** One line naming every problem of a zod error, each with its field path: for update validators and the CLI. */
+export function describeZodError(error: z.ZodError, root = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${[path, k].filter(Boolean).join('.')}: unknown field`).join('; ');
+      }
+      return `${path || '(input)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Parse `value` with `schema` or throw an Error whose message names each bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidInputError(`invalid ${what}: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+export class InvalidInputError extends Error {
+  override name = 'InvalidInputError';
+}
