@@ -46,6 +46,8 @@ export interface OpenOutcome {
   repo_cloned: boolean;
   managed: boolean;
   branch?: string;
+  /** The repository the workspace belongs to (for an existing workspace: its origin). */
+  repo_url?: string;
 }
 
 export interface CodeOperation extends CodeRequest {

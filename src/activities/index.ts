@@ -1,0 +1,138 @@
+// The session's activities. Thin on purpose: resolve the session's backend, call it, heartbeat while it
+// works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { Backend as BackendName, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskProgress } from '../contract.js';
+import type { CodingConfig } from '../config.js';
+import type { CodeOutcome, CodingBackend, SessionRef } from '../backends/backend.js';
+import { CodingError } from '../backends/errors.js';
+import { redact } from '../backends/git-auth.js';
+import { truncate } from '../backends/process.js';
+
+export interface BackendRegistry {
+  get(name: BackendName): CodingBackend;
+  /** The git token a session may use, resolved on this host (for redaction of errors). */
+  tokenFor(tokenEnv: string | undefined): string | undefined;
+}
+
+/** What the workflow learns from opening: where the workspace is and the settings of this session. */
+export interface OpenedSession {
+  session: SessionRef;
+  repo_cloned: boolean;
+  branch?: string;
+  /** Task queue of the worker that holds the workspace: every later activity goes there. */
+  worker_queue: string;
+  cleanup_policy: CodingConfig['cleanup_policy'];
+  idle_timeout_ms: number;
+  task_timeout_ms: number;
+  max_attempts: number;
+}
+
+export interface ActivityDeps {
+  config: CodingConfig;
+  backends: BackendRegistry;
+  hostQueue: string;
+}
+
+const PROGRESS_KEPT = 20;
+const HEARTBEAT_EVERY_MS = 1000;
+
+export function createActivities({ config, backends, hostQueue }: ActivityDeps) {
+  /** Run `fn` with a heartbeat every second (liveness and cancellation), mapping its errors. */
+  async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
+    const ctx = Context.current();
+    const beat = () => ctx.heartbeat(details?.());
+    beat();
+    const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+    try {
+      return await fn(ctx.cancellationSignal);
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+      throw toFailure(err, backends.tokenFor(tokenEnv));
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  return {
+    async openSession(start: SessionStart): Promise<OpenedSession> {
+      const backend = start.backend ?? config.backend;
+      const token_env = start.credentials?.token_env;
+      return heartbeating(token_env, async (signal) => {
+        if (token_env && process.env[token_env] === undefined) {
+          throw new CodingError(`credentials.token_env: ${token_env} is not set in the environment of worker ${hostQueue}`, 'invalid_input');
+        }
+        const opened = await backends.get(backend).open(
+          {
+            session_id: start.session_id,
+            backend,
+            repo_url: start.repo_url,
+            branch: start.branch,
+            workspace_path: start.workspace_path,
+            title: start.title,
+            token_env,
+          },
+          signal,
+        );
+        return {
+          session: {
+            session_id: start.session_id,
+            backend,
+            workspace_path: opened.workspace_path,
+            managed: opened.managed,
+            repo_url: opened.repo_url ?? start.repo_url,
+            token_env,
+          },
+          repo_cloned: opened.repo_cloned,
+          branch: opened.branch,
+          worker_queue: hostQueue,
+          cleanup_policy: start.cleanup_policy ?? config.cleanup_policy,
+          idle_timeout_ms: config.idle_timeout_min * 60_000,
+          task_timeout_ms: config.task_timeout_min * 60_000,
+          max_attempts: config.max_attempts,
+        };
+      });
+    },
+
+    async runCode(session: SessionRef, req: CodeRequest, title?: string): Promise<CodeOutcome> {
+      const progress: TaskProgress = { seq: 0, events: [] };
+      const onProgress = (event: ProgressEvent) => {
+        progress.seq += 1;
+        progress.events.push({ ...event, text: truncate(event.text, 300) });
+        if (progress.events.length > PROGRESS_KEPT) progress.events.shift();
+      };
+      return heartbeating(
+        session.token_env,
+        (signal) => backends.get(session.backend).code({ ...req, session, title }, onProgress, signal),
+        () => progress,
+      );
+    },
+
+    async createBranch(session: SessionRef, req: BranchRequest) {
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal));
+    },
+
+    async commitChanges(session: SessionRef, req: CommitRequest) {
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal));
+    },
+
+    async pushBranch(session: SessionRef, req: PushRequest) {
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).push(session, req, signal));
+    },
+
+    async closeSession(session: SessionRef, delete_workspace: boolean) {
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace }, signal));
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** A CodingError keeps its kind and retryability; anything unexpected is retried as an infrastructure failure. */
+export function toFailure(err: unknown, token: string | undefined): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof CodingError) {
+    return ApplicationFailure.create({ message: redact(err.message, token), type: err.kind, nonRetryable: !err.retryable });
+  }
+  const message = redact(err instanceof Error ? err.message : String(err), token).split('\n')[0] ?? 'unknown error';
+  return ApplicationFailure.create({ message, type: 'unavailable', nonRetryable: false });
+}

@@ -1,0 +1,105 @@
+// A local backend: the shared LocalWorkspace (clone, branch, commit, push, change detection, cleanup)
+// composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
+import type { Backend as BackendName, BranchRequest, CommitRequest, PushRequest } from '../contract.js';
+import type {
+  AgentRunner,
+  CloseOperation,
+  CloseOutcome,
+  CodeOperation,
+  CodeOutcome,
+  CodingBackend,
+  OpenOperation,
+  OpenOutcome,
+  ProgressSink,
+  SessionRef,
+} from './backend.js';
+import type { LocalWorkspace, WorkspaceRef } from './workspace.js';
+
+/** Looks up the git token a session may use (by reference), on this host, at the moment of use. */
+export type TokenResolver = (tokenEnv: string | undefined) => string | undefined;
+
+export class LocalBackend implements CodingBackend {
+  constructor(
+    readonly name: BackendName,
+    private readonly workspace: LocalWorkspace,
+    private readonly runner: AgentRunner,
+    private readonly tokenFor: TokenResolver,
+    private readonly taskTimeoutMs: number,
+  ) {}
+
+  async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {
+    return this.workspace.open({ ...op, token: this.tokenFor(op.token_env) }, signal);
+  }
+
+  async code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome> {
+    const ref = this.ref(op.session);
+    await this.workspace.assertExists(ref);
+    if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
+    const before = await this.workspace.snapshot(ref, signal);
+    const outcome = await this.runner.run({
+      session_id: op.session.session_id,
+      workspace_path: op.session.workspace_path,
+      prompt: composePrompt(op),
+      title: op.title,
+      backend_session_id: op.session.backend_session_id,
+      timeout_ms: this.taskTimeoutMs,
+      signal,
+      progress,
+    });
+    // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
+    const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
+    const files_changed = await this.workspace.changesBetween(ref, before, after, AbortSignal.timeout(60_000));
+    return {
+      success: outcome.success,
+      summary: outcome.summary,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      files_changed,
+      trace: {
+        backend: this.name,
+        session_id: outcome.backend_session_id,
+        tokens: outcome.tokens,
+        cost: outcome.cost,
+        duration_ms: outcome.duration_ms,
+        ...(outcome.num_turns !== undefined ? { num_turns: outcome.num_turns } : {}),
+        tool_calls: outcome.tool_calls,
+      },
+      backend_session_id: outcome.backend_session_id ?? op.session.backend_session_id,
+    };
+  }
+
+  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal) {
+    return this.workspace.branch(this.ref(session), req, signal);
+  }
+
+  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal) {
+    return this.workspace.commit(this.ref(session), req, signal);
+  }
+
+  push(session: SessionRef, req: PushRequest, signal: AbortSignal) {
+    return this.workspace.push(this.ref(session), req, signal);
+  }
+
+  async close(op: CloseOperation): Promise<CloseOutcome> {
+    const deleted = op.delete_workspace ? await this.workspace.remove(this.ref(op.session)) : false;
+    return { workspace_deleted: deleted };
+  }
+
+  private ref(session: SessionRef): WorkspaceRef {
+    return {
+      session_id: session.session_id,
+      workspace_path: session.workspace_path,
+      managed: session.managed,
+      repo_url: session.repo_url,
+      token: this.tokenFor(session.token_env),
+    };
+  }
+}
+
+/** The prompt a coding agent gets: the instruction, then the caller's context and the files to focus on. */
+export function composePrompt(op: { instruction: string; context?: string; files?: string[] }): string {
+  const parts = [op.instruction.trim()];
+  if (op.context?.trim()) parts.push(`Context:\n${op.context.trim()}`);
+  if (op.files?.length) parts.push(`Focus on these files (relative to the workspace root):\n${op.files.map((f) => `- ${f}`).join('\n')}`);
+  parts.push('Work only inside the current directory. Do not run git commit, git push or change branches: the session does that itself.');
+  return parts.join('\n\n');
+}

@@ -1,0 +1,315 @@
+// The local workspace of a session and every git operation on it, done by the program with simple-git
+// (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
+import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
+import { CodingError } from './errors.js';
+import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact } from './git-auth.js';
+import { baseChildEnv } from './process.js';
+
+export interface WorkspaceSettings {
+  base_path: string;
+  clone_timeout_sec: number;
+  push_timeout_sec: number;
+  user_name: string;
+  user_email: string;
+}
+
+/** Where a session's workspace is and whose token its git may use. */
+export interface WorkspaceRef {
+  session_id: string;
+  workspace_path: string;
+  managed: boolean;
+  /** The repository the session was opened on; the token is only ever sent to its host. */
+  repo_url?: string;
+  token?: string;
+}
+
+export interface OpenSpec {
+  session_id: string;
+  repo_url?: string;
+  branch?: string;
+  workspace_path?: string;
+  token?: string;
+}
+
+export interface Opened {
+  workspace_path: string;
+  repo_cloned: boolean;
+  managed: boolean;
+  branch?: string;
+  repo_url?: string;
+}
+
+const GIT_TIMEOUT_MS = 120_000;
+
+export class LocalWorkspace {
+  constructor(readonly settings: WorkspaceSettings) {}
+
+  managedPath(sessionId: string): string {
+    return join(this.settings.base_path, `ws_${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+  }
+
+  async open(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
+    if (spec.workspace_path) return this.openExisting(spec, signal);
+    const path = this.managedPath(spec.session_id);
+    // A retried open starts over: nothing else can have used this directory yet.
+    await rm(path, { recursive: true, force: true });
+    await mkdir(this.settings.base_path, { recursive: true });
+    if (!spec.repo_url) {
+      await mkdir(path, { recursive: true });
+      await this.git(path, signal).raw(['init', '--initial-branch', spec.branch ?? 'main']);
+      return { workspace_path: path, repo_cloned: false, managed: true, branch: spec.branch ?? 'main' };
+    }
+    const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token: spec.token };
+    const args = ['clone', '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
+    try {
+      await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
+        this.authedGit(this.settings.base_path, ref, spec.repo_url, s).raw(args),
+      );
+    } catch (err) {
+      await rm(path, { recursive: true, force: true });
+      throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch);
+    }
+    return { workspace_path: path, repo_cloned: true, managed: true, branch: await this.currentBranch(path, signal), repo_url: spec.repo_url };
+  }
+
+  private async openExisting(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
+    const path = resolve(spec.workspace_path!);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      throw new CodingError(`workspace_path ${path} is not an existing directory`, 'not_found');
+    }
+    const git = this.git(path, signal);
+    const top = (await git.raw(['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    if (!top) {
+      // Changes and commits need a repository; an unrelated parent repository must not be used by accident.
+      await git.raw(['init', '--initial-branch', spec.branch ?? 'main']);
+    } else if ((await realpath(top)) !== (await realpath(path))) {
+      throw new CodingError(`workspace_path ${path} is inside the git repository ${top}: give the repository root`, 'invalid_input');
+    }
+    if (spec.branch) await this.branch({ session_id: spec.session_id, workspace_path: path, managed: false }, { branch: spec.branch, create: false }, signal);
+    const origin = (await git.raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
+    return { workspace_path: path, repo_cloned: false, managed: false, branch: await this.currentBranch(path, signal), repo_url: origin || undefined };
+  }
+
+  async branch(ref: WorkspaceRef, req: BranchRequest, signal: AbortSignal): Promise<BranchResult> {
+    await this.assertExists(ref);
+    const git = this.git(ref.workspace_path, signal);
+    const previous = await this.currentBranch(ref.workspace_path, signal);
+    const exists = await this.refExists(git, `refs/heads/${req.branch}`);
+    if (req.create) {
+      if (exists) throw new CodingError(`branch '${req.branch}' already exists: switch to it with create: false`, 'conflict');
+      await git.raw(['checkout', '-b', req.branch]).catch((err) => {
+        throw this.gitFailure(err, ref, `create branch ${req.branch}`);
+      });
+      return { success: true, branch: req.branch, created: true, previous_branch: previous };
+    }
+    if (!exists) {
+      const remoteRef = (await git.raw(['for-each-ref', '--format=%(refname:short)', `refs/remotes/*/${req.branch}`])).trim().split('\n')[0];
+      if (!remoteRef) throw new CodingError(`branch '${req.branch}' does not exist: create it with create: true`, 'not_found');
+      await git.raw(['checkout', '-b', req.branch, '--track', remoteRef]).catch((err) => {
+        throw this.gitFailure(err, ref, `switch to ${req.branch}`);
+      });
+      return { success: true, branch: req.branch, created: false, previous_branch: previous };
+    }
+    await git.raw(['checkout', req.branch, '--']).catch((err) => {
+      throw this.gitFailure(err, ref, `switch to ${req.branch}`);
+    });
+    return { success: true, branch: req.branch, created: false, previous_branch: previous };
+  }
+
+  async commit(ref: WorkspaceRef, req: CommitRequest, signal: AbortSignal): Promise<CommitResult> {
+    await this.assertExists(ref);
+    const git = this.authorGit(ref.workspace_path, signal);
+    if (req.add_all) await git.raw(['add', '--all']);
+    const staged = (await git.raw(['diff', '--cached', '--name-only'])).trim();
+    if (!staged) {
+      throw new CodingError(
+        req.add_all ? 'nothing to commit: the workspace has no changes' : 'nothing to commit: no staged changes (use add_all: true to stage every change)',
+        'conflict',
+      );
+    }
+    await git.raw(['commit', '--quiet', '-m', req.message]).catch((err) => {
+      throw this.gitFailure(err, ref, 'commit');
+    });
+    const hash = (await git.raw(['rev-parse', 'HEAD'])).trim();
+    const stats = parseShortstat(await git.raw(['show', '--shortstat', '--format=', 'HEAD']));
+    return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...stats };
+  }
+
+  async push(ref: WorkspaceRef, req: PushRequest, signal: AbortSignal): Promise<PushResult> {
+    await this.assertExists(ref);
+    const git = this.git(ref.workspace_path, signal);
+    const remotes = (await git.raw(['remote'])).split('\n').map((r) => r.trim()).filter(Boolean);
+    if (!remotes.includes(req.remote)) {
+      throw new CodingError(`remote '${req.remote}' does not exist in the workspace (remotes: ${remotes.join(', ') || 'none'})`, 'not_found');
+    }
+    const branch = req.branch ?? (await this.currentBranch(ref.workspace_path, signal));
+    if (!branch) throw new CodingError('HEAD is detached: give the branch to push', 'invalid_input');
+    if (!(await this.refExists(git, `refs/heads/${branch}`))) {
+      throw new CodingError(`branch '${branch}' does not exist in the workspace (commit first?)`, 'not_found');
+    }
+    const remoteUrl = (await git.raw(['remote', 'get-url', req.remote])).trim();
+    const args = ['push', '--porcelain', ...(req.set_upstream ? ['--set-upstream'] : []), req.remote, `refs/heads/${branch}:refs/heads/${branch}`];
+    try {
+      await this.withTimeout(this.settings.push_timeout_sec, 'push', 'coding.push_timeout_sec', signal, (s) =>
+        this.authedGit(ref.workspace_path, ref, remoteUrl, s).raw(args),
+      );
+    } catch (err) {
+      throw this.gitFailure(err, ref, `push ${branch} to ${req.remote}`);
+    }
+    const hash = (await git.raw(['rev-parse', `refs/heads/${branch}`])).trim();
+    return { success: true, remote: req.remote, branch, commit_hash: hash, set_upstream: req.set_upstream };
+  }
+
+  /** A content snapshot of the working tree (tracked and untracked, .gitignore respected), as a git tree id. */
+  async snapshot(ref: WorkspaceRef, signal: AbortSignal): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'station-index-'));
+    const index = join(dir, 'index');
+    try {
+      // Starting from the real index means only changed files are hashed again.
+      const gitDir = (await this.git(ref.workspace_path, signal).raw(['rev-parse', '--absolute-git-dir'])).trim();
+      await cp(join(gitDir, 'index'), index).catch(() => undefined);
+      const git = this.git(ref.workspace_path, signal, { GIT_INDEX_FILE: index });
+      await git.raw(['add', '--all', '--', '.']);
+      return (await git.raw(['write-tree'])).trim();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Files that differ between two snapshots, as git sees them (renames detected). */
+  async changesBetween(ref: WorkspaceRef, before: string, after: string, signal: AbortSignal): Promise<FileChange[]> {
+    if (before === after) return [];
+    const out = await this.git(ref.workspace_path, signal).raw(['diff-tree', '-r', '-M', '--name-status', '-z', before, after]);
+    return parseNameStatus(out);
+  }
+
+  /** Resolve `files` (relative paths) inside the workspace, following symlinks; refuse anything outside. */
+  async checkFilesInside(ref: WorkspaceRef, files: string[]): Promise<void> {
+    const root = await realpath(ref.workspace_path);
+    for (const [i, file] of files.entries()) {
+      const full = resolve(root, file);
+      const real = await realpath(full).catch(() => full);
+      const rel = relative(root, real);
+      if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
+        throw new CodingError(`files[${i}]: ${file} resolves outside the workspace`, 'invalid_input');
+      }
+    }
+  }
+
+  async remove(ref: WorkspaceRef): Promise<boolean> {
+    if (!ref.managed) return false; // a workspace the user gave us is never deleted
+    const path = resolve(ref.workspace_path);
+    const base = resolve(this.settings.base_path);
+    if (!path.startsWith(base + sep)) return false; // never delete outside the managed base
+    await rm(path, { recursive: true, force: true });
+    return true;
+  }
+
+  async assertExists(ref: WorkspaceRef): Promise<void> {
+    const info = await stat(join(ref.workspace_path, '.git')).catch(() => undefined);
+    if (!info) {
+      throw new CodingError(`workspace ${ref.workspace_path} of session ${ref.session_id} no longer exists on this host`, 'not_found');
+    }
+  }
+
+  private async currentBranch(path: string, signal: AbortSignal): Promise<string | undefined> {
+    const name = (await this.git(path, signal).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+    return name || undefined;
+  }
+
+  private async refExists(git: SimpleGit, refName: string): Promise<boolean> {
+    return git.raw(['show-ref', '--verify', '--quiet', refName]).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): SimpleGit {
+    return simpleGit({ baseDir, abort: signal, allowEnvironment: ['GIT_INDEX_FILE', ...GIT_AUTH_ENV_KEYS] }).env(gitEnv(extraEnv));
+  }
+
+  private authorGit(baseDir: string, signal: AbortSignal): SimpleGit {
+    const { user_name, user_email } = this.settings;
+    return simpleGit({ baseDir, abort: signal, allowEnvironment: ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'] }).env(
+      gitEnv({ GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email }),
+    );
+  }
+
+  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, signal: AbortSignal): SimpleGit {
+    return this.git(baseDir, signal, gitAuthEnv(remoteUrl, httpOrigin(ref.repo_url), ref.token));
+  }
+
+  private async withTimeout<T>(seconds: number, what: string, key: string, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+    const timeout = AbortSignal.timeout(seconds * 1000);
+    try {
+      return await fn(AbortSignal.any([signal, timeout]));
+    } catch (err) {
+      if (timeout.aborted) throw new CodingError(`${what} timed out after ${seconds}s (raise ${key})`, 'timeout', true);
+      throw err;
+    }
+  }
+
+  /** Turn a git error into a one-line CodingError a user can act on, with the token removed. */
+  private gitFailure(err: unknown, ref: WorkspaceRef, action: string, branch?: string): CodingError {
+    if (err instanceof CodingError) return err;
+    const raw = redact(String((err as Error)?.message ?? err), ref.token);
+    const text = raw.toLowerCase();
+    const firstLine = raw.split('\n').map((l) => l.replace(/^(fatal|error):\s*/, '').trim()).find(Boolean) ?? 'git failed';
+    if (/abort/.test(text) && /signal/.test(text)) return new CodingError(`${action}: cancelled`, 'cancelled');
+    if (/authentication failed|could not read username|invalid username or password|http basic: access denied|403|401/.test(text)) {
+      return new CodingError(
+        `${action}: authentication failed${ref.token ? ': the token was refused' : ': no token is configured (set credentials.token_env or coding.git.token_env)'}`,
+        'auth',
+      );
+    }
+    if (branch && /remote branch .* not found/.test(text)) return new CodingError(`${action}: branch '${branch}' not found on the remote`, 'not_found');
+    if (/repository .* not found|does not appear to be a git repository|not found|404/.test(text)) {
+      return new CodingError(`${action}: repository not found`, 'not_found');
+    }
+    if (/\[rejected\]|non-fast-forward|fetch first|failed to push/.test(text)) {
+      return new CodingError(`${action}: rejected by the remote (it has commits the workspace does not have; the branch may need a rebase or a new name)`, 'conflict');
+    }
+    if (/could not resolve host|connection refused|timed out|couldn't connect|failed to connect|unable to access/.test(text)) {
+      return new CodingError(`${action}: remote unreachable: ${firstLine}`, 'unavailable', true);
+    }
+    return new CodingError(`${action}: ${firstLine}`, 'git');
+  }
+}
+
+function gitEnv(extra: Record<string, string>): Record<string, string> {
+  return baseChildEnv({ HOME: process.env.HOME, SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK, GIT_TERMINAL_PROMPT: '0', ...extra });
+}
+
+export function parseShortstat(text: string): { files_changed: number; insertions: number; deletions: number } {
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    files_changed: num(/(\d+) files? changed/),
+    insertions: num(/(\d+) insertions?\(\+\)/),
+    deletions: num(/(\d+) deletions?\(-\)/),
+  };
+}
+
+export function parseNameStatus(out: string): FileChange[] {
+  const fields = out.split('\0').filter((f) => f.length > 0);
+  const changes: FileChange[] = [];
+  for (let i = 0; i < fields.length; ) {
+    const code = fields[i++]!;
+    const letter = code[0];
+    if (letter === 'R') {
+      const oldPath = fields[i++]!;
+      changes.push({ path: fields[i++]!, status: 'renamed', old_path: oldPath });
+    } else if (letter === 'C') {
+      i++; // copied: the source is unchanged
+      changes.push({ path: fields[i++]!, status: 'added' });
+    } else {
+      const status = letter === 'A' ? 'added' : letter === 'D' ? 'deleted' : 'modified';
+      changes.push({ path: fields[i++]!, status });
+    }
+  }
+  return changes;
+}

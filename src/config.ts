@@ -1,0 +1,224 @@
+// The `coding:` section of ~/.config/station/config.yaml: one zod schema that is also the documentation of
+// every key (see `station-coding config --keys`), plus the loader (${VAR} expansion, path override) and masking.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { BACKENDS, CleanupPolicy, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, describeZodError } from './contract.js';
+
+const positiveInt = () => z.number().int().positive();
+const stringMap = () => z.record(z.string(), z.string());
+
+const ClaudeCodeConfig = z
+  .object({
+    binary_path: z.string().default('claude').describe('Path or name of the claude CLI.'),
+    timeout_sec: positiveInt().default(300).describe('Kill a task that runs longer than this.'),
+    model: z.string().optional().describe('Model name passed to --model (sonnet, opus, haiku or a full name).'),
+    max_turns: positiveInt().default(10).describe('Max agentic turns per task (--max-turns).'),
+    allowed_tools: z.array(z.string()).optional().describe('Only these tools are offered to the model (--tools) and auto-approved.'),
+    disallowed_tools: z.array(z.string()).default([]).describe('Tools removed from the model (--disallowedTools).'),
+    home: z.string().optional().describe('HOME of the claude process (its login and session store). Default: the worker user’s HOME.'),
+    env: stringMap().optional().describe('Extra environment for the claude process (e.g. ANTHROPIC_BASE_URL). Values are masked when printed.'),
+  })
+  .strict();
+
+const OpenCodeConfig = z
+  .object({
+    url: z.string().url().optional().describe('OpenCode server URL. Without it the worker starts and manages its own `opencode serve` on 127.0.0.1.'),
+    model: z.string().optional().describe('provider/model sent with every prompt, e.g. anthropic/claude-sonnet-4.'),
+    password: z.string().optional().describe('Server password (basic auth); default $OPENCODE_SERVER_PASSWORD. Masked when printed.'),
+    binary_path: z.string().default('opencode').describe('opencode binary used when the worker manages its own server.'),
+    config: z.record(z.string(), z.unknown()).optional().describe('Extra OpenCode config (providers, ...) for servers the worker starts.'),
+    env: stringMap().optional().describe('Extra environment (provider API keys) for OpenCode processes the worker starts. Masked when printed.'),
+  })
+  .strict();
+
+const OpenCodeCliConfig = z
+  .object({
+    binary_path: z.string().default('opencode').describe('Path or name of the opencode binary.'),
+    timeout_sec: positiveInt().default(300).describe('Kill a task that runs longer than this.'),
+    model: z.string().optional().describe('provider/model for `opencode run -m` (default: coding.opencode.model).'),
+  })
+  .strict();
+
+const NatsConfig = z
+  .object({
+    url: z.string().default('nats://localhost:4222').describe('NATS server URL.'),
+    creds_file: z.string().optional().describe('NATS credentials file.'),
+    subjects: z
+      .object({
+        task: z.string().default('station.coding.task'),
+        stream: z.string().default('station.coding.stream'),
+        result: z.string().default('station.coding.result'),
+      })
+      .strict()
+      .prefault({}),
+    kv: z
+      .object({
+        sessions: z.string().default('coding-sessions'),
+        state: z.string().default('coding-state'),
+      })
+      .strict()
+      .prefault({}),
+    object_store: z.string().default('coding-artifacts'),
+  })
+  .strict();
+
+const GitConfig = z
+  .object({
+    token_env: z.string().optional().describe('Environment variable of the worker holding the git token (recommended).'),
+    token: z.string().optional().describe('The git token itself, usually as ${VAR}. Masked when printed.'),
+    user_name: z.string().default('Station Bot').describe('Commit author name.'),
+    user_email: z.string().default('bot@cloudship.ai').describe('Commit author email.'),
+  })
+  .strict();
+
+const TemporalConfig = z
+  .object({
+    address: z.string().optional().describe('host:port of the Temporal frontend ($TEMPORAL_ADDRESS wins). Without it an embedded dev server is used.'),
+    namespace: z.string().default(DEFAULT_NAMESPACE).describe('Temporal namespace ($TEMPORAL_NAMESPACE wins).'),
+    task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Shared task queue of workflows and session opening.'),
+    worker_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional()
+      .describe('Identity of this host’s workspaces: activities on a workspace run on `<task_queue>@<worker_id>`. Default: the host name.'),
+    embedded_port: positiveInt().default(7244).describe('Port of the embedded dev server (127.0.0.1).'),
+    embedded_ui_port: positiveInt().default(8244).describe('Port of the embedded dev server’s web UI (127.0.0.1).'),
+  })
+  .strict();
+
+export const CodingConfig = z
+  .object({
+    backend: z.enum(BACKENDS).default('claudecode').describe('Default backend of new sessions.'),
+    claudecode: ClaudeCodeConfig.prefault({}),
+    opencode: OpenCodeConfig.prefault({}),
+    cli: OpenCodeCliConfig.prefault({}),
+    nats: NatsConfig.prefault({}),
+    max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
+    task_timeout_min: positiveInt().default(10).describe('Upper bound of one code task, all retries included in each attempt.'),
+    clone_timeout_sec: positiveInt().default(300).describe('Kill a clone that takes longer.'),
+    push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),
+    workspace_base_path: z.string().default('/tmp/station-coding').describe('Where managed workspaces are created.'),
+    cleanup_policy: CleanupPolicy.default('on_session_end'),
+    idle_timeout_min: positiveInt().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
+    git: GitConfig.prefault({}),
+    temporal: TemporalConfig.prefault({}),
+  })
+  .strict();
+export type CodingConfig = z.output<typeof CodingConfig>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The config file path: --config, else $STATION_CONFIG, else $XDG_CONFIG_HOME/station/config.yaml. */
+export function configPath(explicit?: string): { path: string; explicit: boolean } {
+  if (explicit) return { path: explicit, explicit: true };
+  if (process.env.STATION_CONFIG) return { path: process.env.STATION_CONFIG, explicit: true };
+  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return { path: join(base, 'station', 'config.yaml'), explicit: false };
+}
+
+/** Replace ${VAR} and ${VAR:-default} in every string of `value`. Unset variables become ''. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+      const v = env[name];
+      return v !== undefined && v !== '' ? v : (fallback ?? '');
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => expandEnv(v, env));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env)]));
+  }
+  return value;
+}
+
+/** Optional strings that expanded to '' count as not set, so `token: ${UNSET}` means "no token". */
+function dropEmptyStrings(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropEmptyStrings);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => [k, dropEmptyStrings(v)]),
+    );
+  }
+  return value;
+}
+
+/** Validate the raw `coding:` section (already parsed YAML). Errors name the key path, e.g. `coding.claudecode.max_turns`. */
+export function parseCodingConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): CodingConfig {
+  const parsed = CodingConfig.safeParse(dropEmptyStrings(expandEnv(raw ?? {}, env)));
+  if (!parsed.success) throw new ConfigError(`invalid config: ${describeZodError(parsed.error, 'coding')}`);
+  return parsed.data;
+}
+
+/** Load the config file (missing default file = all defaults) and apply the environment overrides. */
+export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = process.env): { config: CodingConfig; path: string; found: boolean } {
+  const { path, explicit } = configPath(explicitPath);
+  let raw: unknown = {};
+  const found = existsSync(path);
+  if (!found && explicit) throw new ConfigError(`config file not found: ${path}`);
+  if (found) {
+    let doc: unknown;
+    try {
+      doc = YAML.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+      throw new ConfigError(`config file ${path}: expected a mapping with a 'coding:' section`);
+    }
+    // Other top-level sections belong to the rest of Station and are left alone.
+    raw = (doc as Record<string, unknown> | null)?.coding ?? {};
+  }
+  const config = parseCodingConfig(raw, env);
+  if (env.TEMPORAL_ADDRESS) config.temporal.address = env.TEMPORAL_ADDRESS;
+  if (env.TEMPORAL_NAMESPACE) config.temporal.namespace = env.TEMPORAL_NAMESPACE;
+  return { config, path, found };
+}
+
+export function workerId(config: CodingConfig): string {
+  return config.temporal.worker_id ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
+/** The task queue of activities on workspaces held by this host. */
+export function hostTaskQueue(config: CodingConfig): string {
+  return `${config.temporal.task_queue}@${workerId(config)}`;
+}
+
+const MASK = '***';
+
+/** A copy of the config safe to print: tokens, passwords and env values replaced by ***. */
+export function maskConfig(config: CodingConfig): CodingConfig {
+  const copy = structuredClone(config);
+  if (copy.git.token) copy.git.token = MASK;
+  if (copy.opencode.password) copy.opencode.password = MASK;
+  for (const section of [copy.claudecode, copy.opencode]) {
+    if (section.env) section.env = Object.fromEntries(Object.keys(section.env).map((k) => [k, MASK]));
+  }
+  return copy;
+}
+
+/** Every key with its description and default, for `station-coding config --keys` and the README. */
+export function describeKeys(): Array<{ key: string; description: string; default?: unknown }> {
+  const json = z.toJSONSchema(CodingConfig, { io: 'input' }) as JsonSchema;
+  const rows: Array<{ key: string; description: string; default?: unknown }> = [];
+  const walk = (schema: JsonSchema, path: string) => {
+    if (schema.properties) {
+      for (const [key, child] of Object.entries(schema.properties)) walk(child, `${path}.${key}`);
+      return;
+    }
+    rows.push({ key: path, description: schema.description ?? '', default: schema.default });
+  };
+  walk(json, 'coding');
+  return rows;
+}
+interface JsonSchema {
+  properties?: Record<string, JsonSchema>;
+  description?: string;
+  default?: unknown;
+}

@@ -1,0 +1,36 @@
+// The session workflow's message definitions, importable by clients without the workflow code.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import {
+  QUERY_STATUS,
+  SIGNAL_CANCEL,
+  UPDATES,
+  type BranchInput,
+  type BranchResult,
+  type CloseInput,
+  type CloseResult,
+  type CodeInput,
+  type CodeResult,
+  type CommitInput,
+  type CommitResult,
+  type OpenInput,
+  type OpenResult,
+  type PushInput,
+  type PushResult,
+  type SessionStatus,
+} from '../contract.js';
+
+/** Waits until the session is open and returns the coding_open result (attach: a second caller gets attached: true). */
+export const openUpdate = defineUpdate<OpenResult, [OpenInput]>(UPDATES.open);
+export const codeUpdate = defineUpdate<CodeResult, [CodeInput]>(UPDATES.code);
+export const branchUpdate = defineUpdate<BranchResult, [BranchInput]>(UPDATES.branch);
+export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.commit);
+export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
+export const closeUpdate = defineUpdate<CloseResult, [CloseInput]>(UPDATES.close);
+export const statusQuery = defineQuery<SessionStatus>(QUERY_STATUS);
+export const cancelSignal = defineSignal(SIGNAL_CANCEL);
+
+/** What a finished session workflow returns. */
+export interface SessionEnd {
+  close: CloseResult;
+  status: SessionStatus;
+}

@@ -1,0 +1,278 @@
+// A local stand-in for the Anthropic Messages API, so tests can drive the real `claude` CLI with only the
+// language model faked. It speaks what Claude Code 2.1.197 uses: `HEAD /` (a reachability probe before the
+// first request) and `POST /v1/messages?beta=true` with `stream: true`, answered as server-sent events.
+// A scripted "model" decides each turn of the agent conversation; everything else gets a short text reply.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+
+export interface FakeTurn {
+  /** Assistant text (sent before the tool call when both are given). */
+  text?: string;
+  /** A tool call (tool_use block) the model makes this turn. */
+  tool?: { name: string; input: Record<string, unknown> };
+  /** Hold the response open this long after message_start (for cancel / timeout tests). */
+  stallMs?: number;
+  /** Answer with this HTTP status and an API error body instead of a message (e.g. 401). */
+  status?: number;
+  errorMessage?: string;
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  /** True for the agent conversation itself (requests that offer tools). */
+  isMain: boolean;
+}
+
+export type FakeScript = (ctx: { request: any; cwd?: string; turnIndex: number }) => FakeTurn;
+
+export interface FakeAnthropic {
+  /** Base URL for ANTHROPIC_BASE_URL. */
+  url: string;
+  requests: RecordedRequest[];
+  mainRequests(): RecordedRequest[];
+  setScript(script: FakeScript): void;
+  close(): Promise<void>;
+}
+
+// A model the CLI has a price for, so it computes a non-zero total_cost_usd.
+const DEFAULT_MODEL = 'claude-sonnet-4-5';
+
+export async function startFakeAnthropic(script: FakeScript = defaultScript()): Promise<FakeAnthropic> {
+  let current = script;
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let messageCounter = 0;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: any = undefined;
+      if (raw) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = raw;
+        }
+      }
+      const url = req.url ?? '/';
+      const isMessages = req.method === 'POST' && url.split('?')[0] === '/v1/messages';
+      const isMain = isMessages && Array.isArray(body?.tools) && body.tools.length > 0;
+      requests.push({ path: url, headers: { ...req.headers }, body, isMain });
+
+      if (isMessages) {
+        const id = `msg_fake_${++messageCounter}`;
+        if (!isMain) {
+          // Incidental calls (titles, topic detection, ...): a short text reply is enough.
+          void streamTurn(res, { text: 'Fake reply.' }, body, id, timers);
+          return;
+        }
+        let turn: FakeTurn;
+        try {
+          turn = current({ request: body, cwd: workingDirectoryOf(body), turnIndex: countToolResults(body) });
+        } catch (error) {
+          sendError(res, 500, `fake script failed: ${(error as Error).message}`);
+          return;
+        }
+        if (turn.status !== undefined) sendError(res, turn.status, turn.errorMessage ?? 'fake API error');
+        else void streamTurn(res, turn, body, id, timers);
+        return;
+      }
+      if (req.method === 'POST' && url.split('?')[0] === '/v1/messages/count_tokens') {
+        sendJson(res, 200, { input_tokens: estimateTokens(raw) });
+        return;
+      }
+      // HEAD / (reachability probe) and anything else: an empty success, so nothing waits or errors.
+      if (req.method === 'HEAD') {
+        res.writeHead(200);
+        res.end();
+      } else {
+        sendJson(res, 200, {});
+      }
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    mainRequests: () => requests.filter((r) => r.isMain),
+    setScript: (next) => {
+      current = next;
+    },
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stalled responses and keep-alive connections would otherwise keep close() waiting.
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/**
+ * The usual three-turn task: write a file, run a command, then finish with text.
+ * `file` is relative to the workspace (the CLI's working directory, read from the request).
+ */
+export function defaultScript(
+  opts: { file?: string; content?: string; command?: string; finalText?: string } = {},
+): FakeScript {
+  const file = opts.file ?? 'hello.txt';
+  const content = opts.content ?? 'hello from the fake model\n';
+  const command = opts.command ?? `cat ${file}`;
+  const finalText = opts.finalText ?? `Wrote ${file} and ran \`${command}\`.`;
+  return ({ cwd, turnIndex }) => {
+    if (turnIndex === 0) {
+      if (!cwd && !path.isAbsolute(file)) throw new Error('no working directory found in the request');
+      const filePath = path.isAbsolute(file) ? file : path.join(cwd!, file);
+      return { text: `I'll create ${file}.`, tool: { name: 'Write', input: { file_path: filePath, content } } };
+    }
+    if (turnIndex === 1) return { tool: { name: 'Bash', input: { command, description: 'Show the file' } } };
+    return { text: finalText };
+  };
+}
+
+/** The CLI's system prompt names its working directory ("Primary working directory: /path"). */
+export function workingDirectoryOf(body: any): string | undefined {
+  const texts: string[] = [];
+  const system = body?.system;
+  if (typeof system === 'string') texts.push(system);
+  else if (Array.isArray(system)) for (const block of system) if (typeof block?.text === 'string') texts.push(block.text);
+  for (const text of texts) {
+    const match = /(?:Primary working directory|Working directory):\s*(\S[^\n]*)/.exec(text);
+    if (match) return match[1]!.trim();
+  }
+  return undefined;
+}
+
+/** How many tool results the conversation holds so far: the index of the turn the model is asked for. */
+export function countToolResults(body: any): number {
+  let count = 0;
+  for (const message of body?.messages ?? []) {
+    if (!Array.isArray(message?.content)) continue;
+    for (const block of message.content) if (block?.type === 'tool_result') count++;
+  }
+  return count;
+}
+
+async function streamTurn(
+  res: http.ServerResponse,
+  turn: FakeTurn,
+  request: any,
+  id: string,
+  timers: Set<NodeJS.Timeout>,
+): Promise<void> {
+  const inputTokens = Math.max(10, Math.round(estimateTokens(JSON.stringify(request?.messages ?? [])) / 10));
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'request-id': `req_${id}`,
+  });
+  const send = (type: string, data: Record<string, unknown>) =>
+    res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+
+  send('message_start', {
+    message: {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: typeof request?.model === 'string' ? request.model : DEFAULT_MODEL,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: {
+        input_tokens: inputTokens,
+        output_tokens: 1,
+        cache_creation_input_tokens: 1200,
+        cache_read_input_tokens: 3400,
+      },
+    },
+  });
+  if (turn.stallMs) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, turn.stallMs);
+      timers.add(timer);
+      res.once('close', () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        resolve();
+      });
+    });
+    if (res.destroyed || res.writableEnded) return;
+  }
+
+  let index = 0;
+  let outputTokens = 0;
+  if (turn.text !== undefined || !turn.tool) {
+    const text = turn.text ?? '';
+    send('content_block_start', { index, content_block: { type: 'text', text: '' } });
+    // Two deltas, as a real stream would split the text.
+    const half = Math.ceil(text.length / 2);
+    for (const piece of [text.slice(0, half), text.slice(half)]) {
+      if (piece) send('content_block_delta', { index, delta: { type: 'text_delta', text: piece } });
+    }
+    send('content_block_stop', { index });
+    outputTokens += Math.max(1, Math.round(text.length / 4));
+    index++;
+  }
+  if (turn.tool) {
+    const toolId = `toolu_fake_${id.replace(/\W/g, '')}_${index}`;
+    send('content_block_start', { index, content_block: { type: 'tool_use', id: toolId, name: turn.tool.name, input: {} } });
+    const json = JSON.stringify(turn.tool.input);
+    const cut = Math.ceil(json.length / 2);
+    send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, cut) } });
+    send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(cut) } });
+    send('content_block_stop', { index });
+    outputTokens += Math.max(1, Math.round(json.length / 4));
+  }
+  send('message_delta', {
+    delta: { stop_reason: turn.tool ? 'tool_use' : 'end_turn', stop_sequence: null },
+    usage: { output_tokens: outputTokens },
+  });
+  send('message_stop', {});
+  res.end();
+}
+
+function sendError(res: http.ServerResponse, status: number, message: string): void {
+  const type =
+    status === 401
+      ? 'authentication_error'
+      : status === 403
+        ? 'permission_error'
+        : status === 429
+          ? 'rate_limit_error'
+          : status >= 500
+            ? 'api_error'
+            : 'invalid_request_error';
+  res.setHeader('request-id', 'req_fake_error');
+  sendJson(res, status, { type: 'error', error: { type, message } });
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function estimateTokens(text: string): number {
+  return Math.max(1, Math.round(text.length / 4));
+}

@@ -1,0 +1,263 @@
+// A fake OpenAI chat-completions server on 127.0.0.1: the only fake in the OpenCode tests. The real
+// `opencode` binary (its bundled @ai-sdk/openai-compatible provider) talks to it exactly as it would talk
+// to a real provider: POST /v1/chat/completions with `stream: true`, answered with SSE chunks
+// (`choices[].delta.content` / `delta.tool_calls`, `finish_reason`) and a final usage chunk.
+//
+// A script decides each answer. "Main" requests (the agent loop) carry `tools`; the others (title
+// generation, summaries) get a short text. Every request is recorded.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FakeTurn {
+  /** Assistant text (sent in a few chunks). */
+  text?: string;
+  /** A tool call (after the text, if both are given). */
+  tool?: { name: string; input: Record<string, unknown> };
+  /** Hold the response open this long before answering (close() still ends it). */
+  stallMs?: number;
+  /** Answer with this HTTP status and an OpenAI-style error body instead of a completion. */
+  status?: number;
+  errorMessage?: string;
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  isMain: boolean;
+}
+
+export type FakeScript = (ctx: { request: any; cwd?: string; turnIndex: number }) => FakeTurn;
+
+export interface FakeOpenAI {
+  /** Base URL including /v1, for the provider's `baseURL`. */
+  url: string;
+  requests: RecordedRequest[];
+  mainRequests(): RecordedRequest[];
+  setScript(s: FakeScript): void;
+  close(): Promise<void>;
+}
+
+/** Usage reported on every completion: opencode turns it into tokens and (with a model cost) cost. */
+export const FAKE_USAGE = { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20 };
+
+/** Pull the working directory out of opencode's system prompt ("Working directory: /..."). */
+export function findCwd(request: any): string | undefined {
+  const messages: any[] = Array.isArray(request?.messages) ? request.messages : [];
+  for (const message of messages) {
+    if (message?.role !== 'system') continue;
+    const text = contentText(message.content);
+    const match = /Working directory:\s*(\S+)/i.exec(text) ?? /<cwd>\s*(\S+?)\s*<\/cwd>/i.exec(text);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((c) => (typeof c === 'string' ? c : typeof c?.text === 'string' ? c.text : '')).join('\n');
+  }
+  return '';
+}
+
+/** Number of tool results in the conversation so far: which step of the script we are at. */
+export function countToolResults(request: any): number {
+  const messages: any[] = Array.isArray(request?.messages) ? request.messages : [];
+  return messages.filter((m) => m?.role === 'tool').length;
+}
+
+/**
+ * The standard conversation: a `write` of `file` (absolute, inside the workspace found in the system
+ * prompt), then a `bash` call, then a final text. Counted from the tool results of this request, so a
+ * resumed session (whose history already holds tool results) continues with the final text.
+ */
+export function defaultScript(
+  opts: { file?: string; content?: string; command?: string; finalText?: string } = {},
+): FakeScript {
+  const file = opts.file ?? 'hello.txt';
+  const content = opts.content ?? 'hello from the fake model\n';
+  const command = opts.command ?? 'ls';
+  const finalText = opts.finalText ?? 'Done: wrote the file and listed the directory.';
+  return ({ cwd, turnIndex }) => {
+    const step = turnIndex % 3;
+    if (step === 0) {
+      const filePath = file.startsWith('/') ? file : `${(cwd ?? process.cwd()).replace(/\/+$/, '')}/${file}`;
+      return { text: 'I will write the file.', tool: { name: 'write', input: { filePath, content } } };
+    }
+    if (step === 1) {
+      return { tool: { name: 'bash', input: { command, description: 'Run the requested command' } } };
+    }
+    return { text: finalText };
+  };
+}
+
+export async function startFakeOpenAI(script: FakeScript = defaultScript()): Promise<FakeOpenAI> {
+  let current = script;
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let counter = 0;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: any = undefined;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
+      const path = req.url ?? '/';
+      const isMain = Array.isArray(body?.tools) && body.tools.length > 0;
+      requests.push({ path, headers: { ...req.headers }, body, isMain });
+
+      if (req.method !== 'POST' || !path.split('?')[0]!.endsWith('/chat/completions')) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `fake-openai: no route ${req.method} ${path}`, type: 'not_found' } }));
+        return;
+      }
+
+      let turn: FakeTurn;
+      if (isMain) {
+        try {
+          turn = current({ request: body, cwd: findCwd(body), turnIndex: countToolResults(body) });
+        } catch (error) {
+          turn = { status: 500, errorMessage: `fake-openai script failed: ${String(error)}` };
+        }
+      } else {
+        turn = { text: 'Fake title' };
+      }
+
+      const answer = () => {
+        if (res.destroyed) return;
+        if (turn.status && turn.status >= 400) {
+          res.writeHead(turn.status, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              error: {
+                message: turn.errorMessage ?? `fake-openai error ${turn.status}`,
+                type: turn.status === 401 ? 'invalid_request_error' : 'server_error',
+                code: turn.status === 401 ? 'invalid_api_key' : null,
+                param: null,
+              },
+            }),
+          );
+          return;
+        }
+        const stream = body?.stream !== false;
+        const id = `chatcmpl-fake-${++counter}`;
+        const model = typeof body?.model === 'string' ? body.model : 'fake';
+        if (!stream && !res.headersSent) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(completion(id, model, turn)));
+          return;
+        }
+        if (!res.headersSent) {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        }
+        for (const chunk of streamChunks(id, model, turn)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        res.end('data: [DONE]\n\n');
+      };
+
+      if (turn.stallMs && turn.stallMs > 0) {
+        // Show the client a live stream that says nothing, as a hung model does.
+        if (!turn.status) {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+          res.flushHeaders();
+        }
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          answer();
+        }, turn.stallMs);
+        timers.add(timer);
+      } else {
+        answer();
+      }
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    mainRequests: () => requests.filter((r) => r.isMain),
+    setScript(s: FakeScript) {
+      current = s;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function usage() {
+  return {
+    prompt_tokens: FAKE_USAGE.prompt_tokens,
+    completion_tokens: FAKE_USAGE.completion_tokens,
+    total_tokens: FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens,
+    prompt_tokens_details: { cached_tokens: FAKE_USAGE.cached_tokens },
+    completion_tokens_details: { reasoning_tokens: 0 },
+  };
+}
+
+function streamChunks(id: string, model: string, turn: FakeTurn): unknown[] {
+  const created = Math.floor(Date.now() / 1000);
+  const base = { id, object: 'chat.completion.chunk', created, model };
+  const chunks: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }];
+  if (turn.text) {
+    const pieces = turn.text.match(/.{1,24}/gs) ?? [turn.text];
+    for (const piece of pieces) chunks.push({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+  }
+  if (turn.tool) {
+    const args = JSON.stringify(turn.tool.input);
+    const callId = `call_${id.replace(/[^A-Za-z0-9]/g, '')}`;
+    chunks.push({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, id: callId, type: 'function', function: { name: turn.tool.name, arguments: '' } }] },
+          finish_reason: null,
+        },
+      ],
+    });
+    const half = Math.ceil(args.length / 2);
+    for (const piece of [args.slice(0, half), args.slice(half)]) {
+      chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null }] });
+    }
+  }
+  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: turn.tool ? 'tool_calls' : 'stop' }] });
+  chunks.push({ ...base, choices: [], usage: usage() });
+  return chunks;
+}
+
+function completion(id: string, model: string, turn: FakeTurn): unknown {
+  const message: Record<string, unknown> = { role: 'assistant', content: turn.text ?? null };
+  if (turn.tool) {
+    message.tool_calls = [{ id: `call_${id}`, type: 'function', function: { name: turn.tool.name, arguments: JSON.stringify(turn.tool.input) } }];
+  }
+  return {
+    id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message, finish_reason: turn.tool ? 'tool_calls' : 'stop' }],
+    usage: usage(),
+  };
+}
