@@ -102,7 +102,7 @@ export const CodingConfig = z
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),
     workspace_base_path: z.string().default('/tmp/station-coding').describe('Where managed workspaces are created.'),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
-    idle_timeout_min: positiveInt().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
+    idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
     git: GitConfig.prefault({}),
     temporal: TemporalConfig.prefault({}),
   })

@@ -1,1 +1,30 @@
-// placeholder: replaced by the real preflight
+// Run by `npm test` before mocha: make sure the tools the tests drive are here, or say how to get them.
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { ensureTemporalCli } from '../../src/client/temporal-cli.js';
+
+const problems: string[] = [];
+try {
+  const cli = ensureTemporalCli((line) => console.error(line));
+  console.error(`preflight: temporal CLI ${cli}`);
+} catch (err) {
+  problems.push((err as Error).message);
+}
+for (const [bin, pkg] of [['claude', '@anthropic-ai/claude-code'], ['opencode', 'opencode-ai']]) {
+  const path = `node_modules/.bin/${bin}`;
+  try {
+    if (!existsSync(path)) throw new Error('missing');
+    execFileSync(path, ['--version'], { stdio: 'pipe', timeout: 30_000 });
+  } catch {
+    problems.push(`${bin} is not installed or does not run: run \`npm install\` (package ${pkg}; its postinstall must run)`);
+  }
+}
+try {
+  execFileSync('git', ['--version'], { stdio: 'pipe' });
+} catch {
+  problems.push('git is not installed: apt-get install -y git');
+}
+if (problems.length) {
+  for (const p of problems) console.error(`preflight: ${p}`);
+  process.exit(1);
+}

@@ -1,0 +1,50 @@
+// Connecting a command to Temporal: the configured cluster, or the embedded dev server (started when needed)
+// with an in-process worker, so that one command works with nothing else running.
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { CodingConfig } from '../config.js';
+import { createWorker, type CodingWorker } from '../worker.js';
+import { CodingClient } from './client.js';
+import { ensureEmbeddedServer, type EmbeddedServerInfo } from './embedded-server.js';
+
+export interface Connected {
+  client: CodingClient;
+  address: string;
+  embedded?: EmbeddedServerInfo;
+  worker?: CodingWorker;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Run a worker in this process (default: only with the embedded server). */
+  withWorker?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function connectCoding(config: CodingConfig, options: ConnectOptions = {}): Promise<Connected> {
+  const embedded = config.temporal.address ? undefined : await ensureEmbeddedServer(config, options.log);
+  const address = config.temporal.address ?? embedded!.address;
+  const connection = await Connection.connect({ address }).catch((err: Error) => {
+    throw new Error(`cannot reach Temporal at ${address}: ${err.message.split('\n')[0]} (set TEMPORAL_ADDRESS or coding.temporal.address)`);
+  });
+  const client = new CodingClient(connection, { namespace: config.temporal.namespace, taskQueue: config.temporal.task_queue });
+
+  let worker: CodingWorker | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (options.withWorker ?? embedded !== undefined) {
+    nativeConnection = await NativeConnection.connect({ address });
+    worker = await createWorker({ connection: nativeConnection, config });
+    worker.run().catch((err: Error) => options.log?.(`worker stopped: ${err.message}`));
+  }
+  return {
+    client,
+    address,
+    embedded,
+    worker,
+    async close() {
+      await worker?.shutdown();
+      await nativeConnection?.close();
+      await connection.close();
+    },
+  };
+}

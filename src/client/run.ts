@@ -1,0 +1,76 @@
+// `station-coding run`: the main job in one command. Open a session, branch if asked, run the task, commit
+// what changed, push if asked, close, and report. The session is closed on every path, failures included.
+import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenInput, OpenResult, ProgressEvent, PushResult } from '../contract.js';
+import type { CodingClient } from './client.js';
+
+export interface RunRequest {
+  open: OpenInput;
+  instruction: string;
+  context?: string;
+  files?: string[];
+  new_branch?: string;
+  commit_message?: string;
+  push: boolean;
+}
+
+export interface RunReport {
+  session: OpenResult;
+  branch?: BranchResult;
+  code?: CodeResult;
+  commit?: CommitResult;
+  /** Why no commit was made, when none was. */
+  commit_skipped?: string;
+  push?: PushResult;
+  close?: CloseResult;
+  error?: string;
+}
+
+export interface RunHooks {
+  onStep?: (line: string) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Called once the session exists, with a function that cancels its running task (for Ctrl-C). */
+  onSession?: (cancel: () => Promise<void>) => void;
+}
+
+export async function runTask(client: CodingClient, req: RunRequest, hooks: RunHooks = {}): Promise<RunReport> {
+  const step = hooks.onStep ?? (() => {});
+  const session = await client.open(req.open);
+  const session_id = session.session_id;
+  hooks.onSession?.(() => client.cancel(session_id));
+  step(`session ${session_id} opened (${session.backend}, workspace ${session.workspace_path})`);
+  const report: RunReport = { session };
+  try {
+    if (req.new_branch) {
+      report.branch = await client.branch({ session_id, branch: req.new_branch, create: true });
+      step(`created branch ${report.branch.branch}`);
+    }
+    report.code = await client.code({ session_id, instruction: req.instruction, context: req.context, files: req.files }, hooks.onProgress);
+    if (!report.code.success) {
+      report.error = report.code.error ?? 'the task failed';
+      report.commit_skipped = 'the task did not succeed';
+    } else if (report.code.files_changed.length === 0) {
+      report.commit_skipped = 'the task changed no files';
+    } else {
+      report.commit = await client.commit({ session_id, message: req.commit_message ?? commitMessage(req.instruction), add_all: true });
+      step(`committed ${report.commit.commit_hash.slice(0, 10)}`);
+      if (req.push) {
+        report.push = await client.push({ session_id, remote: 'origin', set_upstream: true });
+        step(`pushed ${report.push.branch} to ${report.push.remote}`);
+      }
+    }
+  } catch (err) {
+    report.error = (err as Error).message;
+  } finally {
+    report.close = await client.close({ session_id, success: report.error === undefined }).catch((err: Error) => {
+      report.error ??= err.message;
+      return undefined;
+    });
+  }
+  return report;
+}
+
+/** First line of the instruction, as a commit subject. */
+export function commitMessage(instruction: string): string {
+  const line = instruction.trim().split('\n')[0]!.trim();
+  return line.length > 72 ? `${line.slice(0, 69)}...` : line;
+}

@@ -1,0 +1,77 @@
+// Small helpers shared by the end-to-end tests.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { CodeResult, type Backend } from '../../src/contract.js';
+import type { World } from './world.js';
+import { defaultScript as claudeScript } from './fake-anthropic.js';
+import { defaultScript as openaiScript } from './fake-openai.js';
+
+/** Pids of processes whose working directory is `dir` or inside it (what a killed task must not leave). */
+export function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return pids;
+}
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+}
+
+/** The result of `code` has exactly the contract's shape, for every backend. */
+export function assertCodeResult(result: unknown): CodeResult {
+  const parsed = CodeResult.strict().safeParse(result);
+  assert.ok(parsed.success, `code result does not match the contract: ${JSON.stringify(parsed.error?.issues)}`);
+  return parsed.data;
+}
+
+export interface BackendCase {
+  name: Backend;
+  /** Tool names as this backend's model sees them. */
+  writeTool: string;
+  bashTool: string;
+  script(world: World, opts?: Parameters<typeof claudeScript>[0]): void;
+  /** Requests the agent made to the fake model (the conversation, not incidental calls). */
+  mainRequests(world: World): Array<{ body: any }>;
+}
+
+/** One table of backends: every session guarantee is proved for each of them. */
+export const LOCAL_BACKENDS: BackendCase[] = [
+  {
+    name: 'claudecode',
+    writeTool: 'Write',
+    bashTool: 'Bash',
+    script: (w, o) => w.claude.setScript(claudeScript(o)),
+    mainRequests: (w) => w.claude.mainRequests(),
+  },
+  {
+    name: 'opencode',
+    writeTool: 'write',
+    bashTool: 'bash',
+    script: (w, o) => w.openai.setScript(openaiScript(o)),
+    mainRequests: (w) => w.openai.mainRequests(),
+  },
+  {
+    name: 'opencode-cli',
+    writeTool: 'write',
+    bashTool: 'bash',
+    script: (w, o) => w.openai.setScript(openaiScript(o)),
+    mainRequests: (w) => w.openai.mainRequests(),
+  },
+];

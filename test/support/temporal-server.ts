@@ -1,0 +1,51 @@
+// A real Temporal dev server for the tests, on 127.0.0.1 (in-memory; one per test run).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { portOpen } from '../../src/client/embedded-server.js';
+import { ensureTemporalCli } from '../../src/client/temporal-cli.js';
+
+export interface TemporalServer {
+  address: string;
+  cli: string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startTemporalServer(): Promise<TemporalServer> {
+  const cli = ensureTemporalCli((line) => console.error(line));
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    cli,
+    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--log-level', 'error'],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen('127.0.0.1', port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`temporal dev server did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    cli,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {}
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    },
+  };
+}

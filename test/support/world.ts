@@ -1,0 +1,135 @@
+// Everything an end-to-end test needs, started once per test run and shared: a real Temporal dev server,
+// the authenticated git server, the fake model servers, a worker with the real backends, and a client.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
+import { CodingClient } from '../../src/client/client.js';
+import { createWorker, type CodingWorker } from '../../src/worker.js';
+import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
+import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
+import { startGitServer, type GitServer } from './git-server.js';
+import { startTemporalServer, type TemporalServer } from './temporal-server.js';
+import { fakeOpenCodeConfig } from './opencode-fixture.js';
+
+export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
+export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
+export const BIN = {
+  claude: join(ROOT, 'node_modules', '.bin', 'claude'),
+  opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),
+  stationCoding: join(ROOT, 'bin', 'station-coding.js'),
+};
+
+export interface World {
+  temporal: TemporalServer;
+  connection: Connection;
+  client: CodingClient;
+  git: GitServer;
+  token: string;
+  claude: FakeAnthropic;
+  openai: FakeOpenAI;
+  config: CodingConfig;
+  /** Raw config (before parsing) so tests can derive variants, e.g. for CLI subprocesses. */
+  rawConfig: Record<string, any>;
+  worker: CodingWorker;
+  /** Every line the Temporal runtime logged in this process (worker and client). */
+  logs: string[];
+  workspaceBase: string;
+  stateDir: string;
+}
+
+let world: Promise<World> | undefined;
+let stopWorld: (() => Promise<void>) | undefined;
+
+export function getWorld(): Promise<World> {
+  world ??= startWorld();
+  return world;
+}
+
+async function startWorld(): Promise<World> {
+  const logs: string[] = [];
+  Runtime.install({
+    logger: new DefaultLogger('DEBUG', (entry) => {
+      logs.push(`${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`);
+    }),
+  });
+  const token = `tok_${randomBytes(12).toString('hex')}`;
+  process.env[GIT_TOKEN_ENV] = token;
+  const [temporal, git, claude, openai] = await Promise.all([startTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI()]);
+  claude.setScript(claudeScript());
+  openai.setScript(openaiScript());
+  const workspaceBase = await mkdtemp(join(tmpdir(), 'station-ws-'));
+  const stateDir = await mkdtemp(join(tmpdir(), 'station-state-'));
+  process.env.STATION_STATE_DIR = stateDir;
+  const claudeHome = await mkdtemp(join(tmpdir(), 'claude-home-'));
+  const rawConfig = {
+    backend: 'claudecode',
+    claudecode: {
+      binary_path: BIN.claude,
+      timeout_sec: 120,
+      model: 'claude-sonnet-4-5',
+      max_turns: 10,
+      home: claudeHome,
+      env: { ANTHROPIC_BASE_URL: claude.url, ANTHROPIC_API_KEY: 'sk-ant-test-key', CLAUDE_CODE_MAX_RETRIES: '0' },
+    },
+    opencode: { binary_path: BIN.opencode, model: 'fake/m', config: fakeOpenCodeConfig(openai.url) },
+    cli: { binary_path: BIN.opencode, timeout_sec: 120 },
+    workspace_base_path: workspaceBase,
+    idle_timeout_min: 30,
+    task_timeout_min: 5,
+    git: { token_env: GIT_TOKEN_ENV, user_name: 'Test Bot', user_email: 'bot@test.invalid' },
+    temporal: { address: temporal.address, task_queue: `station-coding-test-${randomBytes(3).toString('hex')}`, worker_id: 'test-host' },
+  };
+  const config = parseCodingConfig(rawConfig);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new CodingClient(connection, { namespace: 'default', taskQueue: config.temporal.task_queue });
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await createWorker({ connection: nativeConnection, config });
+  const running = worker.run();
+  stopWorld = async () => {
+    await worker.shutdown().catch(() => {});
+    await running.catch(() => {});
+    await nativeConnection.close().catch(() => {});
+    await connection.close().catch(() => {});
+    await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
+  };
+  return { temporal, connection, client, git, token, claude, openai, config, rawConfig, worker, logs, workspaceBase, stateDir };
+}
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await stopWorld?.();
+  },
+};
+
+export interface VariantWorker {
+  client: CodingClient;
+  config: CodingConfig;
+  stop(): Promise<void>;
+}
+
+/** A second worker on its own task queue with config overrides (short timeouts and the like). */
+export async function startVariantWorker(w: World, overrides: Record<string, any>): Promise<VariantWorker> {
+  const raw = structuredClone(w.rawConfig);
+  for (const [key, value] of Object.entries(overrides)) {
+    raw[key] = value && typeof value === 'object' && !Array.isArray(value) ? { ...raw[key], ...value } : value;
+  }
+  raw.temporal = { ...raw.temporal, task_queue: `${w.config.temporal.task_queue}-${randomBytes(3).toString('hex')}`, worker_id: `variant-${randomBytes(3).toString('hex')}` };
+  const config = parseCodingConfig(raw);
+  const nativeConnection = await NativeConnection.connect({ address: w.temporal.address });
+  const worker = await createWorker({ connection: nativeConnection, config });
+  const running = worker.run();
+  return {
+    config,
+    client: new CodingClient(w.connection, { namespace: 'default', taskQueue: config.temporal.task_queue }),
+    async stop() {
+      await worker.shutdown();
+      await running;
+      await nativeConnection.close();
+    },
+  };
+}
