@@ -1,30 +1,10 @@
 // A worker process serves two task queues: the shared one (session workflows and session opening, any host)
 // and this host's own (`<task_queue>@<worker_id>`: activities on the workspaces this host holds).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
-
-/** Built by `npm run build` (scripts/bundle-workflows); bundled on the fly when missing. */
-const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
-const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
-
-let bundle: Promise<WorkflowBundleOption> | undefined;
-export function workflowBundle(): Promise<WorkflowBundleOption> {
-  bundle ??= existsSync(PREBUILT_BUNDLE)
-    ? Promise.resolve({ codePath: PREBUILT_BUNDLE })
-    : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
-  return bundle;
-}
-
-export async function buildWorkflowBundle(): Promise<string> {
-  return (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger })).code;
-}
-
-const noop = () => {};
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+import { workflowBundle } from './workflow-bundle.js';
 
 export interface CodingWorker {
   /** Resolves when both workers have stopped. */

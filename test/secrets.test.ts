@@ -1,0 +1,57 @@
+// A whole session with a known git token, then a search for it everywhere it must never be: the full
+// workflow history (as the real `temporal` CLI shows it), the worker's logs, the workspace's .git/config,
+// every result, every prompt the model received, and the environment the coding agent ran in.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
+import { LOCAL_BACKENDS } from './support/helpers.js';
+
+describe('secrets', function () {
+  let w: World;
+  before(async () => {
+    w = await getWorld();
+  });
+
+  for (const backend of LOCAL_BACKENDS) {
+    it(`the git token appears nowhere after a full session on ${backend.name}`, async () => {
+      const repo = `secret-${backend.name}`;
+      const url = await w.git.createRepo(repo);
+      const authorizedBefore = w.git.requests.filter((r) => r.authorized).length;
+      backend.script(w, { file: 'secret-check.txt', content: 'checked\n', command: 'env > env-dump.txt', finalText: 'Checked.' });
+      const results: unknown[] = [];
+      const opened = await w.client.open({ repo_url: url, backend: backend.name, cleanup_policy: 'manual', credentials: { token_env: GIT_TOKEN_ENV } });
+      results.push(opened);
+      const { session_id, workspace_path } = opened;
+      results.push(await w.client.branch({ session_id, branch: 'feature/secret', create: true }));
+      const code = await w.client.code({ session_id, instruction: 'Dump the environment' });
+      assert.equal(code.success, true, code.error);
+      results.push(code);
+      results.push(await w.client.commit({ session_id, message: 'Check secrets' }));
+      results.push(await w.client.push({ session_id }));
+      results.push(await w.client.status(session_id));
+      results.push(await w.client.close({ session_id }));
+      assert.ok(w.git.requests.filter((r) => r.authorized).length > authorizedBefore, 'the token was really used by clone and push');
+
+      const forms = [w.token, Buffer.from(`x-access-token:${w.token}`).toString('base64')];
+      const history = execFileSync(w.temporal.cli, ['workflow', 'show', '--workflow-id', session_id, '--output', 'json', '--address', w.temporal.address], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      assert.ok(history.includes('Dump the environment'), 'the history is the real one');
+      const places: Record<string, string> = {
+        'workflow history': history,
+        'worker logs': w.logs.join('\n'),
+        '.git/config': readFileSync(join(workspace_path, '.git', 'config'), 'utf8'),
+        results: JSON.stringify(results),
+        prompts: JSON.stringify(backend.mainRequests(w).map((r) => r.body)),
+        'agent environment': readFileSync(join(workspace_path, 'env-dump.txt'), 'utf8'),
+      };
+      for (const [place, text] of Object.entries(places)) {
+        for (const form of forms) assert.ok(!text.includes(form), `the token appears in the ${place}`);
+      }
+      assert.ok(!places['agent environment']!.includes(GIT_TOKEN_ENV), 'the agent does not inherit the worker environment');
+    });
+  }
+});
