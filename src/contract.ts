@@ -229,11 +229,19 @@ export type CloseRequest = z.output<typeof CloseInput>;
 export const Tokens = z.object({
   input: z.number().int().nonnegative(),
   output: z.number().int().nonnegative(),
+  reasoning: z.number().int().nonnegative().describe('Reasoning tokens, where the backend reports them separately (else 0).'),
   cache_read: z.number().int().nonnegative(),
   cache_write: z.number().int().nonnegative(),
 });
 export type Tokens = z.infer<typeof Tokens>;
-export const zeroTokens = (): Tokens => ({ input: 0, output: 0, cache_read: 0, cache_write: 0 });
+export const zeroTokens = (): Tokens => ({ input: 0, output: 0, reasoning: 0, cache_read: 0, cache_write: 0 });
+export const addTokens = (a: Tokens, b: Tokens): Tokens => ({
+  input: a.input + b.input,
+  output: a.output + b.output,
+  reasoning: a.reasoning + b.reasoning,
+  cache_read: a.cache_read + b.cache_read,
+  cache_write: a.cache_write + b.cache_write,
+});
 
 export const FileChange = z.object({
   path: z.string(),

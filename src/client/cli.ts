@@ -7,6 +7,7 @@ import { ConfigError, describeKeys, loadConfig, maskConfig, type CodingConfig } 
 import { createWorker } from '../worker.js';
 import { CodingClientError } from './client.js';
 import { connectCoding, type Connected } from './connect.js';
+import { formatChecks, runDoctor } from './doctor.js';
 import { stopEmbeddedServer } from './embedded-server.js';
 import { formatReport } from './format.js';
 import { runTask } from './run.js';
@@ -30,6 +31,7 @@ Usage:
   station-coding cancel <session_id>            abort the task running in a session
   station-coding config [--keys]                print the effective config (secrets masked), or every key
   station-coding server stop                    stop the embedded Temporal dev server
+  station-coding doctor                         check every backend on this host, with the fix for each problem
 
 Every tool command also takes --input '<json>' with the tool's JSON (as in the seed's Tools Reference).
 Global options: --config <file> (else $STATION_CONFIG, else ~/.config/station/config.yaml), --verbose.
@@ -70,6 +72,7 @@ const COMMANDS: Record<string, Options> = {
   cancel: {},
   config: { keys: { type: 'boolean' } },
   server: {},
+  doctor: {},
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -113,6 +116,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'worker':
       return runWorker(config);
+    case 'doctor': {
+      const checks = await runDoctor(config);
+      console.log(values.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
+      // Only what this config needs decides the exit code: git, Temporal and the default backend.
+      const needed = new Set(['git', 'temporal', config.backend]);
+      return checks.some((c) => !c.ok && needed.has(c.name)) ? 1 : 0;
+    }
     case 'run':
       return withConnection(config, values, (c) => runCommand(c, values, args));
     default:

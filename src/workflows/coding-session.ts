@@ -25,6 +25,7 @@ import {
   PushInput,
   invalidRepoUrlReason,
   parseOrThrow,
+  addTokens,
   zeroTokens,
   type CloseResult,
   type CodeResult,
@@ -262,12 +263,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     const tokens = result.trace.tokens;
     status.tasks_run++;
     status.cost = roundCost(status.cost + result.trace.cost);
-    status.tokens = {
-      input: status.tokens.input + tokens.input,
-      output: status.tokens.output + tokens.output,
-      cache_read: status.tokens.cache_read + tokens.cache_read,
-      cache_write: status.tokens.cache_write + tokens.cache_write,
-    };
+    status.tokens = addTokens(status.tokens, tokens);
     const entry: TaskRecord = {
       instruction: oneLine(instruction, 120),
       success: result.success,

