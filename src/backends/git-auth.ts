@@ -3,7 +3,7 @@
 // not in .git/config, not in the remote URL, and only sent to the session repository's own host.
 
 /** The environment variables that carry the header; simple-git must be told to let them through. */
-export const GIT_AUTH_ENV_KEYS = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_VALUE_1', 'GIT_TERMINAL_PROMPT', 'GIT_ASKPASS'];
+export const GIT_AUTH_ENV_KEYS = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_VALUE_1', 'GIT_TERMINAL_PROMPT'];
 
 /** scheme://host[:port]/ of an http(s) URL, or undefined for other transports. */
 export function httpOrigin(url: string | undefined): string | undefined {
@@ -19,7 +19,7 @@ export function httpOrigin(url: string | undefined): string | undefined {
 /** Extra environment for a git command that talks to `remoteUrl`, authenticated as x-access-token:<token>. */
 export function gitAuthEnv(remoteUrl: string | undefined, allowedOrigin: string | undefined, token: string | undefined): Record<string, string> {
   // Never prompt: a missing or wrong token must fail fast, not hang a worker.
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false' };
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   const origin = httpOrigin(remoteUrl);
   if (!token || !origin || origin !== allowedOrigin) {
     // Still clear credential helpers so nothing stored on the host leaks into a session.

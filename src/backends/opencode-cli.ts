@@ -13,6 +13,7 @@
 // Permissions: OpenCode auto-rejects permission asks in `run` mode unless --auto is given. We do not pass
 // --auto (it would approve everything not explicitly denied, e.g. edits outside the workspace); the config
 // allows edit and bash and denies webfetch instead (opencode-env.ts).
+import path from 'node:path';
 import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
 import type { ToolCall } from '../contract.js';
 import { CodingError } from './errors.js';
@@ -21,11 +22,14 @@ import {
   addTokens,
   describeToolCall,
   describeToolResult,
+  effectiveTimeoutMs,
+  instanceDirName,
   isAbortError,
   isProviderError,
   openCodeErrorMessage,
   prepareOpenCodeEnv,
   providerError,
+  resolveOpenCodeBinary,
   toolCallOf,
   zeroOpenCodeTokens,
   type OpenCodeError,
@@ -63,7 +67,7 @@ export class OpenCodeCliRunner implements AgentRunner {
   async run(task: AgentTask): Promise<AgentOutcome> {
     const started = Date.now();
     const timeoutMs = effectiveTimeoutMs(task.timeout_ms, this.settings.timeout_sec);
-    const { env } = await prepareOpenCodeEnv(this.settings, `cli-${task.session_id}`);
+    const { env } = await prepareOpenCodeEnv(this.settings, cliInstanceKey(task.session_id));
 
     const args = ['run', '--format', 'json', '--dir', task.workspace_path];
     if (this.settings.model) args.push('-m', this.settings.model);
@@ -119,8 +123,9 @@ export class OpenCodeCliRunner implements AgentRunner {
       }
     };
 
+    const binary = resolveOpenCodeBinary(this.settings.binary_path);
     const outcome = await runProcess({
-      file: this.settings.binary_path,
+      file: binary,
       args,
       cwd: task.workspace_path,
       env,
@@ -132,7 +137,7 @@ export class OpenCodeCliRunner implements AgentRunner {
 
     if (outcome.spawnError) {
       throw new CodingError(
-        `cannot start the OpenCode binary '${this.settings.binary_path}' (${outcome.spawnError.code ?? outcome.spawnError.message}): ` +
+        `cannot start the OpenCode binary '${binary}' (${outcome.spawnError.code ?? outcome.spawnError.message}): ` +
           'install opencode-ai (npm i opencode-ai) or set coding.cli.binary_path',
         'binary_missing',
       );
@@ -175,10 +180,16 @@ export class OpenCodeCliRunner implements AgentRunner {
   }
 }
 
-/** The smaller of the task's timeout and the configured CLI timeout (either may be unset/0). */
-export function effectiveTimeoutMs(taskTimeoutMs: number, timeoutSec: number): number {
-  const candidates = [taskTimeoutMs, timeoutSec * 1000].filter((n) => Number.isFinite(n) && n > 0);
-  return candidates.length ? Math.min(...candidates) : 30 * 60 * 1000;
+/**
+ * Where the OpenCode state (sessions) of one coding session lives for this runner: delete it when the
+ * coding session is closed for good (resume needs it until then).
+ */
+export function openCodeCliStateDir(stateDir: string, sessionId: string): string {
+  return path.resolve(stateDir, instanceDirName(cliInstanceKey(sessionId)));
+}
+
+function cliInstanceKey(sessionId: string): string {
+  return `cli-${sessionId}`;
 }
 
 /** The summary: the text of the last message that said something (the agent's final answer). */

@@ -3,10 +3,12 @@
 // the worker's secrets (baseChildEnv), everything that phones home switched off, npm pointed at a dead
 // loopback port (OpenCode tries to install its plugin package on start), and the whole OpenCode
 // configuration (providers, model, permissions) passed in OPENCODE_CONFIG_CONTENT.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { baseChildEnv, truncate } from './process.js';
-import type { Tokens, ToolCall } from '../contract.js';
+import { zeroTokens, type Tokens, type ToolCall } from '../contract.js';
 import { CodingError } from './errors.js';
 
 export interface OpenCodeModelSettings {
@@ -18,6 +20,42 @@ export interface OpenCodeModelSettings {
   env?: Record<string, string>;
   /** base dir for the isolated home/config/data/cache dirs */
   state_dir: string;
+}
+
+/** The opencode binary of the installed opencode-ai package, else plain "opencode" (found on PATH). */
+export function defaultOpenCodeBinary(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkgPath = require.resolve('opencode-ai/package.json');
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { bin?: string | Record<string, string> };
+    const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.opencode;
+    if (bin) {
+      const full = path.resolve(path.dirname(pkgPath), bin);
+      if (existsSync(full)) return full;
+    }
+  } catch {
+    // not installed as a dependency
+  }
+  return 'opencode';
+}
+
+/** The smaller of the task's timeout and the configured timeout in seconds (either may be unset or 0). */
+export function effectiveTimeoutMs(taskTimeoutMs: number, timeoutSec: number): number {
+  const candidates = [taskTimeoutMs, timeoutSec * 1000].filter((n) => Number.isFinite(n) && n > 0);
+  return candidates.length ? Math.min(...candidates) : 30 * 60 * 1000;
+}
+
+/**
+ * The binary to run for `configured` (a path, or a name looked up on PATH). The bare name "opencode"
+ * that is not on PATH falls back to the binary of the installed opencode-ai package.
+ */
+export function resolveOpenCodeBinary(configured: string | undefined): string {
+  const name = configured?.trim() || 'opencode';
+  if (name.includes('/')) return name;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, name))) return name;
+  }
+  return name === 'opencode' ? defaultOpenCodeBinary() : name;
 }
 
 export interface OpenCodeModelRef {
@@ -141,26 +179,18 @@ export interface OpenCodeTokenInfo {
   cache?: { read?: number; write?: number };
 }
 
-/**
- * Our token counts. OpenCode counts reasoning apart from output (output = completion - reasoning);
- * the contract's Tokens has no reasoning field, so `output` here is everything the model produced
- * (output + reasoning, as providers bill it) and `reasoning` says how much of it was reasoning.
- */
-export type OpenCodeTokens = Tokens & { reasoning: number };
-
-export function zeroOpenCodeTokens(): OpenCodeTokens {
-  return { input: 0, output: 0, reasoning: 0, cache_read: 0, cache_write: 0 };
-}
+/** OpenCode counts reasoning apart from output (output = completion - reasoning), as the contract does. */
+export type OpenCodeTokens = Tokens;
+export const zeroOpenCodeTokens = zeroTokens;
 
 const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
 
 /** Add one step's (or message's) tokens to `sum`. */
 export function addTokens(sum: OpenCodeTokens, tokens: OpenCodeTokenInfo | undefined): void {
   if (!tokens) return;
-  const reasoning = count(tokens.reasoning);
   sum.input += count(tokens.input);
-  sum.output += count(tokens.output) + reasoning;
-  sum.reasoning += reasoning;
+  sum.output += count(tokens.output);
+  sum.reasoning += count(tokens.reasoning);
   sum.cache_read += count(tokens.cache?.read);
   sum.cache_write += count(tokens.cache?.write);
 }

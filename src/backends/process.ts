@@ -1,5 +1,10 @@
 // Running a coding agent's CLI: minimal environment, its own process group, stdout read line by line,
 // and on timeout or cancel the whole process tree is killed (the agent's own children too).
+//
+// A process-group kill alone is not enough: agents start their tools in new sessions (Claude Code's Bash
+// tool runs `bash -c` under setsid), and those survive a signal to the agent's group, orphaned. So the
+// tree is also walked through /proc (Linux) and every descendant and its group is signalled.
+import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 
 /** The environment every backend child starts from: nothing of the worker's secrets. */
@@ -58,16 +63,27 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     encoding: 'utf8',
   });
 
+  let killing = false;
   const killTree = () => {
     const pid = child.pid;
-    if (pid === undefined) return;
+    if (pid === undefined || killing) return;
+    killing = true;
+    // Remember the descendants now: once the agent is gone, its orphans can no longer be found from it.
+    const tree = descendantsOf(pid);
     signalGroup(pid, 'SIGTERM');
-    const grace = setTimeout(() => signalGroup(pid, 'SIGKILL'), spec.killGraceMs ?? 3000);
+    signalProcesses(tree, 'SIGTERM');
+    const finish = (agentAlive: boolean) => {
+      // Look again for what was started since, but only while the pid is still our child (not reused).
+      if (agentAlive) for (const [p, info] of descendantsOf(pid)) tree.set(p, info);
+      signalGroup(pid, 'SIGKILL');
+      signalProcesses(tree, 'SIGKILL');
+    };
+    const grace = setTimeout(() => finish(true), spec.killGraceMs ?? 3000);
     grace.unref();
     void child.finally(() => {
       clearTimeout(grace);
       // The group leader is gone; make sure nothing it started survives it.
-      signalGroup(pid, 'SIGKILL');
+      finish(false);
     });
   };
   const timer = setTimeout(() => {
@@ -124,6 +140,75 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+interface ProcInfo {
+  pgid: number;
+  /** Start time (clock ticks since boot): tells a remembered pid from a reused one. */
+  start: string;
+}
+
+/** One process's parent, group and start time from /proc/<pid>/stat, or undefined. */
+function procStat(pid: number): (ProcInfo & { ppid: number }) | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), pgid: Number(fields[2]), start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live descendant of `root` (not root itself), walking /proc. Empty where there is no /proc. */
+function descendantsOf(root: number): Map<number, ProcInfo> {
+  const children = new Map<number, number[]>();
+  const infos = new Map<number, ProcInfo>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return new Map();
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const stat = procStat(pid);
+    if (!stat) continue;
+    infos.set(pid, { pgid: stat.pgid, start: stat.start });
+    const siblings = children.get(stat.ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(stat.ppid, [pid]);
+  }
+  const found = new Map<number, ProcInfo>();
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    if (found.has(pid)) continue;
+    found.set(pid, infos.get(pid)!);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
+/**
+ * Signal each remembered process that is still the same process, and the groups they are in (which also
+ * reaches members started after the snapshot). Never the worker's own group.
+ */
+function signalProcesses(processes: Map<number, ProcInfo>, signal: NodeJS.Signals): void {
+  const ownGroup = procStat(process.pid)?.pgid;
+  const groups = new Set<number>();
+  for (const [pid, info] of processes) {
+    const now = procStat(pid);
+    if (!now || now.start !== info.start) continue; // gone, or the pid was reused
+    if (now.pgid !== ownGroup) groups.add(now.pgid);
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+  for (const group of groups) signalGroup(group, signal);
 }
 
 /** Cut `text` to at most `max` characters, saying how much was left out. */

@@ -230,7 +230,13 @@ export class LocalWorkspace {
   }
 
   private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): SimpleGit {
-    return simpleGit({ baseDir, abort: signal, allowEnvironment: ['GIT_INDEX_FILE', ...GIT_AUTH_ENV_KEYS] }).env(gitEnv(extraEnv));
+    return simpleGit({
+      baseDir,
+      abort: signal,
+      allowEnvironment: ['GIT_INDEX_FILE', ...GIT_AUTH_ENV_KEYS],
+      // The GIT_CONFIG_* variables are ours (git-auth.ts): they carry the token header and clear credential helpers.
+      unsafe: { allowUnsafeConfigEnvCount: true },
+    }).env(gitEnv(extraEnv));
   }
 
   private authorGit(baseDir: string, signal: AbortSignal): SimpleGit {

@@ -68,8 +68,9 @@ export async function startFakeAnthropic(script: FakeScript = defaultScript()): 
       if (isMessages) {
         const id = `msg_fake_${++messageCounter}`;
         if (!isMain) {
-          // Incidental calls (titles, topic detection, ...): a short text reply is enough.
-          void streamTurn(res, { text: 'Fake reply.' }, body, id, timers);
+          // Incidental calls: a short text reply. 2.1.197 sends one, the session title, and only without
+          // CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC; it asks for JSON ({"title": ...}) via output_config.
+          void streamTurn(res, { text: incidentalReply(body) }, body, id, timers);
           return;
         }
         let turn: FakeTurn;
@@ -250,6 +251,17 @@ async function streamTurn(
   });
   send('message_stop', {});
   res.end();
+}
+
+/** Text for a non-agent request: JSON matching its output schema when it asks for one. */
+function incidentalReply(body: any): string {
+  const schema = body?.output_config?.format?.type === 'json_schema' ? body.output_config.format.schema : undefined;
+  if (!schema || typeof schema !== 'object') return 'Fake reply.';
+  const value: Record<string, unknown> = {};
+  for (const [key, prop] of Object.entries<any>(schema.properties ?? {})) {
+    value[key] = prop?.type === 'boolean' ? false : prop?.type === 'number' || prop?.type === 'integer' ? 0 : 'Fake title';
+  }
+  return JSON.stringify(value);
 }
 
 function sendError(res: http.ServerResponse, status: number, message: string): void {
