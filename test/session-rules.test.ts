@@ -1,7 +1,7 @@
 // Session rules that do not depend on the backend: cleanup policies, scopes, idle timeout, continue-as-new,
 // bad input and git errors a user can act on. Real Temporal and the real private git server.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -144,6 +144,7 @@ describe('session rules', function () {
       await rejects(w.client.code({ session_id, instruction: 'x', files: ['/etc/passwd'] }), /files\.0: must be relative/);
       symlinkSync('/etc', join(workspace, 'escape'));
       await rejects(w.client.code({ session_id, instruction: 'x', files: ['escape/passwd'] }), /files\[0\]: escape\/passwd resolves outside the workspace/);
+      rmSync(join(workspace, 'escape'));
     });
 
     it('the update validator rejects a bad payload sent straight to the workflow, and the session lives on', async () => {

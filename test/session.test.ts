@@ -17,7 +17,7 @@ for (const backend of LOCAL_BACKENDS) {
     it('runs the full git workflow: clone a private repo, branch, code, commit, push, close', async () => {
       const repo = `full-${backend.name}`;
       const url = await w.git.createRepo(repo, { 'src/app.txt': 'app\n' });
-      backend.script(w, { file: 'src/health.txt', content: 'status: ok\n', command: 'echo ran > ran.txt', finalText: 'Added the health file.' });
+      backend.script(w, { file: 'src/health.txt', content: 'status: ok\n', command: 'sleep 3 && echo ran > ran.txt', finalText: 'Added the health file.' });
 
       const opened = await w.client.open({ repo_url: url, title: 'Add health', backend: backend.name });
       assert.equal(opened.repo_cloned, true);

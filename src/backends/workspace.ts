@@ -43,7 +43,8 @@ export interface Opened {
   repo_url?: string;
 }
 
-const GIT_TIMEOUT_MS = 120_000;
+/** Environment variables simple-git's guard must let through: all set by this file or git-auth.ts. */
+const ALLOWED_GIT_ENV = ['GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', ...GIT_AUTH_ENV_KEYS];
 
 export class LocalWorkspace {
   constructor(readonly settings: WorkspaceSettings) {}
@@ -223,27 +224,24 @@ export class LocalWorkspace {
   }
 
   private async refExists(git: SimpleGit, refName: string): Promise<boolean> {
-    return git.raw(['show-ref', '--verify', '--quiet', refName]).then(
-      () => true,
-      () => false,
-    );
+    // simple-git only rejects when git writes to stderr, so look at the output, not the exit code.
+    const hash = await git.raw(['rev-parse', '--verify', '--quiet', refName]).catch(() => '');
+    return hash.trim().length > 0;
   }
 
   private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): SimpleGit {
     return simpleGit({
       baseDir,
       abort: signal,
-      allowEnvironment: ['GIT_INDEX_FILE', ...GIT_AUTH_ENV_KEYS],
+      allowEnvironment: [...ALLOWED_GIT_ENV],
       // The GIT_CONFIG_* variables are ours (git-auth.ts): they carry the token header and clear credential helpers.
-      unsafe: { allowUnsafeConfigEnvCount: true },
+      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true },
     }).env(gitEnv(extraEnv));
   }
 
   private authorGit(baseDir: string, signal: AbortSignal): SimpleGit {
     const { user_name, user_email } = this.settings;
-    return simpleGit({ baseDir, abort: signal, allowEnvironment: ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'] }).env(
-      gitEnv({ GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email }),
-    );
+    return this.git(baseDir, signal, { GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email });
   }
 
   private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, signal: AbortSignal): SimpleGit {

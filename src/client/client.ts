@@ -114,22 +114,22 @@ export class CodingClient {
     }
   }
 
-  branch(input: BranchInput & { session_id: string }): Promise<BranchResult> {
+  async branch(input: BranchInput & { session_id: string }): Promise<BranchResult> {
     parseOrThrow(BranchInput, input, 'coding_branch input');
     return this.update(this.handle(input.session_id), branchUpdate, input, input.session_id);
   }
 
-  commit(input: CommitInput & { session_id: string }): Promise<CommitResult> {
+  async commit(input: CommitInput & { session_id: string }): Promise<CommitResult> {
     parseOrThrow(CommitInput, input, 'coding_commit input');
     return this.update(this.handle(input.session_id), commitUpdate, input, input.session_id);
   }
 
-  push(input: PushInput & { session_id: string }): Promise<PushResult> {
+  async push(input: PushInput & { session_id: string }): Promise<PushResult> {
     parseOrThrow(PushInput, input, 'coding_push input');
     return this.update(this.handle(input.session_id), pushUpdate, input, input.session_id);
   }
 
-  close(input: CloseInput & { session_id: string }): Promise<CloseResult> {
+  async close(input: CloseInput & { session_id: string }): Promise<CloseResult> {
     parseOrThrow(CloseInput, input, 'coding_close input');
     return this.update(this.handle(input.session_id), closeUpdate, input, input.session_id);
   }

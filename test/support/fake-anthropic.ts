@@ -163,9 +163,13 @@ export function workingDirectoryOf(body: any): string | undefined {
 }
 
 /** How many tool results the conversation holds so far: the index of the turn the model is asked for. */
+/** Tool results since the current task's prompt (the last user message with text), so a resumed session starts its script over. */
 export function countToolResults(body: any): number {
+  const messages: any[] = body?.messages ?? [];
+  const isPrompt = (m: any) =>
+    m?.role === 'user' && (typeof m.content === 'string' || (Array.isArray(m.content) && !m.content.some((b: any) => b?.type === 'tool_result')));
   let count = 0;
-  for (const message of body?.messages ?? []) {
+  for (const message of messages.slice(messages.findLastIndex(isPrompt) + 1)) {
     if (!Array.isArray(message?.content)) continue;
     for (const block of message.content) if (block?.type === 'tool_result') count++;
   }

@@ -64,13 +64,14 @@ function contentText(content: unknown): string {
 /** Number of tool results in the conversation so far: which step of the script we are at. */
 export function countToolResults(request: any): number {
   const messages: any[] = Array.isArray(request?.messages) ? request.messages : [];
-  return messages.filter((m) => m?.role === 'tool').length;
+  // Only this task's results: a resumed session starts the script over at its new prompt.
+  return messages.slice(messages.findLastIndex((m) => m?.role === 'user') + 1).filter((m) => m?.role === 'tool').length;
 }
 
 /**
  * The standard conversation: a `write` of `file` (absolute, inside the workspace found in the system
- * prompt), then a `bash` call, then a final text. Counted from the tool results of this request, so a
- * resumed session (whose history already holds tool results) continues with the final text.
+ * prompt), then a `bash` call, then a final text. Counted from the tool results since the last user
+ * message, so every task of a resumed session plays the script from the start.
  */
 export function defaultScript(
   opts: { file?: string; content?: string; command?: string; finalText?: string } = {},
