@@ -40,7 +40,7 @@ describe('station-coding command', function () {
   it('run: one command on the embedded default opens, branches, codes, commits, pushes and closes', async () => {
     const repo = 'cli-run';
     const url = await w.git.createRepo(repo);
-    w.claude.setScript(defaultScript({ file: 'cli.txt', content: 'from the cli\n', command: 'ls', finalText: 'Created cli.txt.' }));
+    w.claude.setScript(defaultScript({ file: 'cli.txt', content: 'from the cli\n', command: 'sleep 3 && ls', finalText: 'Created cli.txt.' }));
     const { temporal: _, ...embedded } = w.rawConfig;
     const config = writeConfig({ ...embedded, temporal: { embedded_port: await freePort(), embedded_ui_port: await freePort() } });
     const env = { STATION_CONFIG: config, STATION_STATE_DIR: mkdtempSync(join(tmpdir(), 'station-state-')), TEMPORAL_ADDRESS: undefined };

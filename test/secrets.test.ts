@@ -39,9 +39,10 @@ describe('secrets', function () {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
       });
-      assert.ok(history.includes('Dump the environment'), 'the history is the real one');
+      const decodedHistory = `${history}\n${decodePayloads(JSON.parse(history)).join('\n')}`;
+      assert.ok(decodedHistory.includes('Dump the environment'), 'the history is the real one');
       const places: Record<string, string> = {
-        'workflow history': history,
+        'workflow history': decodedHistory,
         'worker logs': w.logs.join('\n'),
         '.git/config': readFileSync(join(workspace_path, '.git', 'config'), 'utf8'),
         results: JSON.stringify(results),
@@ -55,3 +56,17 @@ describe('secrets', function () {
     });
   }
 });
+
+/** Payloads in `temporal workflow show --output json` are base64: decode every one, so the search sees their text. */
+function decodePayloads(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const child of node) decodePayloads(child, out);
+  } else if (node && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    if (typeof record.data === 'string' && record.metadata && typeof record.metadata === 'object') {
+      out.push(Buffer.from(record.data, 'base64').toString('utf8'));
+    }
+    for (const child of Object.values(record)) decodePayloads(child, out);
+  }
+  return out;
+}
