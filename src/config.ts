@@ -97,7 +97,7 @@ export const CodingConfig = z
     cli: OpenCodeCliConfig.prefault({}),
     nats: NatsConfig.prefault({}),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
-    task_timeout_min: positiveInt().default(10).describe('Upper bound of one code task, all retries included in each attempt.'),
+    task_timeout_min: z.number().positive().default(10).describe('A code task running longer is stopped (process tree killed) and reported as failed; also caps the backend timeouts.'),
     clone_timeout_sec: positiveInt().default(300).describe('Kill a clone that takes longer.'),
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),
     workspace_base_path: z.string().default('/tmp/station-coding').describe('Where managed workspaces are created.'),

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getWorld, type World } from './support/world.js';
-import { LOCAL_BACKENDS, assertCodeResult, git, processesIn, waitFor } from './support/helpers.js';
+import { getWorld, startVariantWorker, type World } from './support/world.js';
+import { LOCAL_BACKENDS, assertCodeResult, describeProcess, git, processesIn, waitFor } from './support/helpers.js';
 import type { ProgressEvent } from '../src/contract.js';
 
 for (const backend of LOCAL_BACKENDS) {
@@ -126,6 +126,27 @@ for (const backend of LOCAL_BACKENDS) {
         [false, true],
       );
       await w.client.close({ session_id });
+    });
+
+    it('a task that runs past its timeout is stopped, reported, and the session stays usable', async () => {
+      const variant = await startVariantWorker(w, { task_timeout_min: 0.15, claudecode: { timeout_sec: 8 }, cli: { timeout_sec: 8 } });
+      try {
+        const url = await w.git.createRepo(`timeout-${backend.name}`);
+        backend.script(w, { file: 'slow.txt', content: 'x\n', command: 'sleep 120', finalText: 'never' });
+        const { session_id, workspace_path } = await variant.client.open({ repo_url: url, backend: backend.name });
+        const started = Date.now();
+        const result = assertCodeResult(await variant.client.code({ session_id, instruction: 'Write then sleep too long' }));
+        assert.equal(result.success, false, JSON.stringify(result));
+        assert.match(result.error ?? '', /timed out after \d+s/);
+        assert.ok(Date.now() - started < 40_000, `took ${Date.now() - started} ms`);
+        await waitFor(`no process left in the workspace (${JSON.stringify(processesIn(workspace_path).map(describeProcess))})`, () => processesIn(workspace_path).length === 0, 10_000);
+        backend.script(w, { file: 'quick.txt', content: 'y\n', command: 'true', finalText: 'Quick.' });
+        const after = await variant.client.code({ session_id, instruction: 'Write quick.txt' });
+        assert.equal(after.success, true, after.error);
+        await variant.client.close({ session_id });
+      } finally {
+        await variant.stop();
+      }
     });
   });
 }

@@ -530,9 +530,9 @@ function interpret(run: {
       false,
     );
   }
-  // Checked before the result: SIGINT-like interruptions may still write one.
-  if (outcome.timedOut && !result) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
-  if (outcome.cancelled && !result) return { ...base, error: 'cancelled' };
+  // We stopped it: whatever it wrote after its tools were killed (even a "success" result) is not a finished task.
+  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
+  if (outcome.cancelled) return { ...base, error: 'cancelled' };
 
   if (!result) {
     const stderr = sanitize(outcome.stderrTail, secrets).trim();
@@ -554,8 +554,6 @@ function interpret(run: {
   }
   // is_error wins over the subtype: an API error still ends with subtype "success".
   if (!result.is_error && result.subtype === 'success') return { ...base, success: true };
-  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
-  if (outcome.cancelled) return { ...base, error: 'cancelled' };
   return { ...base, summary: base.summary || stream.lastAssistantText(), error: truncate(sanitize(failureOf(result), secrets), 2000) };
 }
 

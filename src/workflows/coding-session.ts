@@ -53,6 +53,7 @@ export interface SessionRunOptions {
 }
 
 const TASKS_KEPT = 50;
+const TASK_TIMEOUT_GRACE_MS = 2 * 60_000;
 const HEARTBEAT_TIMEOUT = '20 seconds';
 /** If the worker holding the workspace is gone this long, an operation fails instead of waiting forever. */
 const HOST_PICKUP_TIMEOUT = '5 minutes';
@@ -169,7 +170,8 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
       exclusive('code', async () => {
         const { session_id: _, ...req } = CodeInput.parse(input);
         const activity = hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
-          startToCloseTimeout: opened!.task_timeout_ms,
+          // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
+          startToCloseTimeout: opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
           cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         });
         const scope = new CancellationScope();

@@ -1,5 +1,5 @@
 // Small helpers shared by the end-to-end tests.
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { CodeResult, type Backend } from '../../src/contract.js';
@@ -20,6 +20,17 @@ export function processesIn(dir: string): number[] {
     }
   }
   return pids;
+}
+
+/** pid, parent and command line of a process, for failure messages. */
+export function describeProcess(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    const ppid = /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return `${pid} (parent ${ppid}): ${cmd}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
 }
 
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
