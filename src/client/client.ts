@@ -33,6 +33,8 @@ import {
   type SessionStatus,
   type TaskProgress,
 } from '../contract.js';
+import { ensureSearchAttributes } from '../search-attributes-setup.js';
+import type { SessionRunOptions } from '../workflows/coding-session.js';
 import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
 export interface ClientOptions {
@@ -59,6 +61,7 @@ export class CodingClientError extends Error {
 
 export class CodingClient {
   readonly client: Client;
+  private searchAttributes?: Promise<boolean>;
 
   constructor(
     connection: Connection,
@@ -68,16 +71,18 @@ export class CodingClient {
   }
 
   /** coding_open: start a session (or attach to the running one of a workflow scope) and wait until it is open. */
-  async open(input: OpenInput, runOptions?: Record<string, unknown>): Promise<OpenResult> {
+  async open(input: OpenInput, runOptions: SessionRunOptions = {}): Promise<OpenResult> {
     const req = parseOrThrow(OpenInput, input, 'coding_open input');
     const sessionId = req.scope === 'workflow' ? `coding_wf_${req.scope_id}` : (req.session_id ?? newSessionId());
     const start: SessionStart = { ...req, session_id: sessionId };
+    this.searchAttributes ??= ensureSearchAttributes(this.client.connection.operatorService, this.options.namespace, (line) => console.error(`station-coding: ${line}`));
+    const search_attributes = await this.searchAttributes;
     let handle: WorkflowHandle;
     try {
       handle = await this.client.workflow.start(WORKFLOW_TYPE, {
         workflowId: sessionId,
         taskQueue: this.options.taskQueue,
-        args: runOptions ? [start, runOptions] : [start],
+        args: [start, { ...runOptions, search_attributes }],
         workflowIdConflictPolicy: req.scope === 'workflow' ? 'USE_EXISTING' : 'FAIL',
         staticSummary: `coding session${req.title ? `: ${req.title}` : ''}${req.repo_url ? ` on ${req.repo_url}` : ''}`,
       });

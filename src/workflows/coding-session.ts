@@ -13,6 +13,7 @@ import {
   proxyActivities,
   setHandler,
   upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -44,12 +45,16 @@ import {
   statusQuery,
   type SessionEnd,
 } from './definitions.js';
+import { SEARCH_ATTRIBUTES } from './search-attributes.js';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 
 export interface SessionRunOptions {
   /** State handed over by continue-as-new. */
   carried?: { opened: OpenedSession; status: SessionStatus; opens: number };
   /** Continue as new once history has this many events (default 2000; the server also suggests it). */
   history_event_limit?: number;
+  /** The cluster has the session search attributes (the client checks and registers them). */
+  search_attributes?: boolean;
 }
 
 const TASKS_KEPT = 50;
@@ -82,7 +87,8 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
   let running: CancellationScope | undefined;
   const lastTaskOk = () => status.tasks.at(-1)?.success ?? true;
 
-  const memo = () =>
+  /** Publish the session's state where Temporal's own tools see it: memo, and search attributes when registered. */
+  const publish = () => {
     upsertMemo({
       backend: status.backend,
       repo_url: status.repo_url,
@@ -93,6 +99,17 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
       cost: status.cost,
       tasks_run: status.tasks_run,
     });
+    if (!options.search_attributes) return;
+    const pairs: SearchAttributeUpdatePair[] = [
+      { key: SEARCH_ATTRIBUTES.state, value: status.state },
+      { key: SEARCH_ATTRIBUTES.scope, value: status.scope },
+      { key: SEARCH_ATTRIBUTES.cost, value: status.cost },
+    ];
+    if (status.backend) pairs.push({ key: SEARCH_ATTRIBUTES.backend, value: status.backend });
+    if (status.repo_url) pairs.push({ key: SEARCH_ATTRIBUTES.repo, value: status.repo_url });
+    if (status.branch) pairs.push({ key: SEARCH_ATTRIBUTES.branch, value: status.branch });
+    upsertSearchAttributes(pairs);
+  };
 
   const hostActivities = (summary: string, extra: Partial<ActivityOptions> = {}) =>
     proxyActivities<Activities>({
@@ -116,7 +133,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     } finally {
       status.busy = undefined;
       operations++;
-      memo();
+      publish();
     }
   }
 
@@ -264,7 +281,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     if (!result.success) status.last_error = result.error ?? result.summary;
     const tokens = result.trace.tokens;
     status.tasks_run++;
-    status.cost = roundCost(status.cost + result.trace.cost);
+    status.cost += result.trace.cost;
     status.tokens = addTokens(status.tokens, tokens);
     const entry: TaskRecord = {
       instruction: oneLine(instruction, 120),
@@ -297,7 +314,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
 
   // ---- main ----
   if (!opened) {
-    memo();
+    publish();
     try {
       opened = await proxyActivities<Activities>({
         startToCloseTimeout: '2 hours',
@@ -308,7 +325,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     } catch (err) {
       status.state = 'failed';
       status.last_error = operationFailure(err).message;
-      memo();
+      publish();
       await condition(allHandlersFinished);
       return { close: { session_id: start.session_id, success: false, reason: 'open_failed', workspace_deleted: false }, status };
     }
@@ -318,9 +335,10 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     status.managed = opened.session.managed;
     status.repo_url = opened.session.repo_url;
     status.branch = opened.branch ?? status.branch;
-    memo();
+    publish();
   }
 
+  if (options.carried) publish(); // a new run starts with what the last one published
   const historyTooLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
   const idleTimeoutMs = start.scope === 'agent' ? opened.idle_timeout_ms : undefined;
   while (!closeResult) {
@@ -337,7 +355,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
       if (!closeResult) await continueAsNew<typeof codingSession>(start, { ...options, carried: { opened, status, opens } });
     }
   }
-  memo();
+  publish();
   await condition(allHandlersFinished);
   return { close: closeResult!, status };
 }
@@ -345,8 +363,4 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
 function oneLine(text: string, max: number): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
-function roundCost(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
 }
