@@ -102,6 +102,8 @@ export const CodingConfig = z
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),
     workspace_base_path: z.string().default('/tmp/station-coding').describe('Where managed workspaces are created.'),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
+    max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
+    max_tokens: z.number().int().positive().optional().describe('Token budget of one session (input, output, reasoning and cache tokens together), enforced like max_cost_usd.'),
     idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
     git: GitConfig.prefault({}),
     temporal: TemporalConfig.prefault({}),

@@ -153,6 +153,8 @@ export const OpenInput = z
     backend: Backend.optional().describe('Backend for this session (default: coding.backend from the config).'),
     credentials: Credentials.optional(),
     cleanup_policy: CleanupPolicy.optional().describe('Overrides coding.cleanup_policy for this session.'),
+    max_cost_usd: z.number().positive().optional().describe('Budget of this session in USD (overrides coding.max_cost_usd).'),
+    max_tokens: z.number().int().positive().optional().describe('Token budget of this session (overrides coding.max_tokens).'),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -356,6 +358,15 @@ export const SessionStatus = z.object({
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;
+
+/** What a session may still spend; a task is stopped when it crosses it. */
+export interface Budget {
+  max_cost_usd?: number;
+  max_tokens?: number;
+}
+
+/** Tokens that count against max_tokens: everything the model read and wrote. */
+export const countedTokens = (t: Tokens): number => t.input + t.output + t.reasoning + t.cache_read + t.cache_write;
 
 /** Heartbeat details of a running `code` activity; the client reads them for --tail. */
 export interface TaskProgress {

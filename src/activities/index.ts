@@ -1,7 +1,7 @@
 // The session's activities. Thin on purpose: resolve the session's backend, call it, heartbeat while it
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Backend as BackendName, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskProgress } from '../contract.js';
+import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 import type { CodeOutcome, CodingBackend, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
@@ -25,6 +25,7 @@ export interface OpenedSession {
   idle_timeout_ms: number;
   task_timeout_ms: number;
   max_attempts: number;
+  budget: Budget;
 }
 
 export interface ActivityDeps {
@@ -89,11 +90,15 @@ export function createActivities({ config, backends, hostQueue }: ActivityDeps) 
           idle_timeout_ms: config.idle_timeout_min * 60_000,
           task_timeout_ms: config.task_timeout_min * 60_000,
           max_attempts: config.max_attempts,
+          budget: {
+            ...((start.max_cost_usd ?? config.max_cost_usd) !== undefined ? { max_cost_usd: start.max_cost_usd ?? config.max_cost_usd } : {}),
+            ...((start.max_tokens ?? config.max_tokens) !== undefined ? { max_tokens: start.max_tokens ?? config.max_tokens } : {}),
+          },
         };
       });
     },
 
-    async runCode(session: SessionRef, req: CodeRequest, title?: string): Promise<CodeOutcome> {
+    async runCode(session: SessionRef, req: CodeRequest, title?: string, budget?: Budget): Promise<CodeOutcome> {
       const progress: TaskProgress = { seq: 0, events: [] };
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;
@@ -102,7 +107,7 @@ export function createActivities({ config, backends, hostQueue }: ActivityDeps) 
       };
       return heartbeating(
         session.token_env,
-        (signal) => backends.get(session.backend).code({ ...req, session, title }, onProgress, signal),
+        (signal) => backends.get(session.backend).code({ ...req, session, title, budget }, onProgress, signal),
         () => progress,
       );
     },

@@ -3,6 +3,7 @@
 // a remote backend (opencode-nats) implements the same operations on another machine.
 import type {
   Backend as BackendName,
+  Budget,
   BranchRequest,
   BranchResult,
   CleanupPolicy,
@@ -53,6 +54,8 @@ export interface OpenOutcome {
 export interface CodeOperation extends CodeRequest {
   session: SessionRef;
   title?: string;
+  /** What this task may still spend (the session budget minus what earlier tasks spent). */
+  budget?: Budget;
 }
 
 export interface CodeOutcome extends CodeResult {
@@ -93,6 +96,10 @@ export interface AgentTask {
   timeout_ms: number;
   signal: AbortSignal;
   progress: ProgressSink;
+  /** What the task may spend, for runners whose CLI has its own guard (claude --max-budget-usd). */
+  budget?: Budget;
+  /** Runners report the task's running totals here as the backend streams them; crossing the budget aborts the task. */
+  usage?: (tokens: Tokens, cost: number) => void;
 }
 
 export interface AgentOutcome {

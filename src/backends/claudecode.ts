@@ -75,7 +75,7 @@ export class ClaudeCodeRunner implements AgentRunner {
       const abort = new AbortController();
       const outcome = await runProcess({
         file: binary,
-        args: this.args(session),
+        args: this.args(session, task.budget?.max_cost_usd),
         cwd: task.workspace_path,
         env,
         stdin: task.prompt,
@@ -99,7 +99,7 @@ export class ClaudeCodeRunner implements AgentRunner {
     }
   }
 
-  private args(session: SessionMode): string[] {
+  private args(session: SessionMode, maxCostUsd: number | undefined): string[] {
     const { model, max_turns, allowed_tools, disallowed_tools } = this.settings;
     // bypassPermissions: in -p mode anything not auto-approved is denied. As root the CLI refuses this mode
     // unless IS_SANDBOX=1 is in its environment (childEnv sets it).
@@ -110,6 +110,8 @@ export class ClaudeCodeRunner implements AgentRunner {
     // The `--flag=a,b` form keeps these variadic options from swallowing the arguments that follow.
     if (allowed_tools?.length) args.push(`--tools=${allowed_tools.join(',')}`, `--allowedTools=${allowed_tools.join(',')}`);
     if (disallowed_tools?.length) args.push(`--disallowedTools=${disallowed_tools.join(',')}`);
+    // The CLI's own guard stops between model calls; the session's BudgetGuard judges the final figures.
+    if (maxCostUsd !== undefined) args.push('--max-budget-usd', maxCostUsd.toFixed(6));
     args.push(session.flag, session.id);
     return args;
   }
@@ -565,6 +567,8 @@ function failureOf(result: ResultEvent): string {
         `Claude Code stopped after ${result.num_turns ?? 'the maximum number of'} turns (--max-turns): ` +
         'raise coding.claudecode.max_turns to let it go further, or split the task'
       );
+    case 'error_max_budget_usd':
+      return `budget exceeded: Claude Code stopped at its --max-budget-usd guard${details ? ` (${details})` : ''}`;
     case 'error_during_execution':
       return `Claude Code failed during execution${details ? `: ${details}` : ''}`;
     default:

@@ -1,7 +1,8 @@
 // A local backend: the shared LocalWorkspace (clone, branch, commit, push, change detection, cleanup)
 // composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
-import type { Backend as BackendName, BranchRequest, CommitRequest, PushRequest } from '../contract.js';
+import { countedTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type PushRequest, type Tokens } from '../contract.js';
 import type {
+  AgentOutcome,
   AgentRunner,
   CloseOperation,
   CloseOutcome,
@@ -36,16 +37,21 @@ export class LocalBackend implements CodingBackend {
     await this.workspace.assertExists(ref);
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
     const before = await this.workspace.snapshot(ref, signal);
-    const outcome = await this.runner.run({
-      session_id: op.session.session_id,
-      workspace_path: op.session.workspace_path,
-      prompt: composePrompt(op),
-      title: op.title,
-      backend_session_id: op.session.backend_session_id,
-      timeout_ms: this.taskTimeoutMs,
-      signal,
-      progress,
-    });
+    const budget = new BudgetGuard(op.budget);
+    const outcome = budget.judge(
+      await this.runner.run({
+        session_id: op.session.session_id,
+        workspace_path: op.session.workspace_path,
+        prompt: composePrompt(op),
+        title: op.title,
+        backend_session_id: op.session.backend_session_id,
+        timeout_ms: this.taskTimeoutMs,
+        signal: AbortSignal.any([signal, budget.signal]),
+        progress,
+        budget: op.budget,
+        usage: budget.observe,
+      }),
+    );
     // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
     const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
     const files_changed = await this.workspace.changesBetween(ref, before, after, AbortSignal.timeout(60_000));
@@ -92,6 +98,32 @@ export class LocalBackend implements CodingBackend {
       repo_url: session.repo_url,
       token: this.tokenFor(session.token_env),
     };
+  }
+}
+
+/** Stops a task whose streamed usage crosses its budget, and says so in its outcome. */
+class BudgetGuard {
+  private readonly controller = new AbortController();
+  private exceeded?: string;
+  readonly signal = this.controller.signal;
+
+  constructor(private readonly budget: Budget | undefined) {}
+
+  observe = (tokens: Tokens, cost: number): void => {
+    if (this.exceeded || !this.budget) return;
+    const { max_cost_usd, max_tokens } = this.budget;
+    if (max_cost_usd !== undefined && cost > max_cost_usd) {
+      this.exceeded = `budget exceeded: the task spent $${cost.toFixed(4)} with $${max_cost_usd.toFixed(4)} left (max_cost_usd)`;
+    } else if (max_tokens !== undefined && countedTokens(tokens) > max_tokens) {
+      this.exceeded = `budget exceeded: the task used ${countedTokens(tokens)} tokens with ${max_tokens} left (max_tokens)`;
+    }
+    if (this.exceeded) this.controller.abort();
+  };
+
+  /** A task we stopped for its budget failed for that reason, not because it was "cancelled". */
+  judge(outcome: AgentOutcome): AgentOutcome {
+    this.observe(outcome.tokens, outcome.cost);
+    return this.exceeded ? { ...outcome, success: false, error: this.exceeded } : outcome;
   }
 }
 

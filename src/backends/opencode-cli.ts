@@ -114,6 +114,7 @@ export class OpenCodeCliRunner implements AgentRunner {
           steps += 1;
           addTokens(tokens, part?.tokens);
           if (typeof part?.cost === 'number' && Number.isFinite(part.cost) && part.cost > 0) cost += part.cost;
+          task.usage?.(tokens, cost);
           return;
         case 'error':
           errors.push(event.error ?? { name: 'UnknownError', data: { message: line } });

@@ -602,6 +602,7 @@ class TurnWatcher {
   private idleWaiters: Array<() => void> = [];
   private readonly seenTools = new Map<string, 'called' | 'done'>();
   private readonly seenTexts = new Set<string>();
+  private readonly stepUsage = new Map<string, OcMessageInfo>();
 
   constructor(
     private readonly task: AgentTask,
@@ -632,6 +633,7 @@ class TurnWatcher {
         const info = p.info as OcMessageInfo | undefined;
         if (info?.role === 'assistant' && info.parentID === this.messageId) {
           this.sawActivity = true;
+          this.reportUsage(info);
         }
         return;
       }
@@ -734,6 +736,19 @@ class TurnWatcher {
       }
       waiters.push(done);
     });
+  }
+
+  /** Each model step is an assistant message with its own running tokens and cost: report the turn's totals. */
+  private reportUsage(info: OcMessageInfo): void {
+    if (!this.task.usage) return;
+    this.stepUsage.set(info.id, info);
+    const tokens = zeroOpenCodeTokens();
+    let cost = 0;
+    for (const step of this.stepUsage.values()) {
+      addTokens(tokens, step.tokens);
+      if (typeof step.cost === 'number' && step.cost > 0) cost += step.cost;
+    }
+    this.task.usage(tokens, cost);
   }
 
   private kick(check: boolean): void {

@@ -27,7 +27,9 @@ import {
   invalidRepoUrlReason,
   parseOrThrow,
   addTokens,
+  countedTokens,
   zeroTokens,
+  type Budget,
   type CloseResult,
   type CodeResult,
   type SessionStart,
@@ -150,6 +152,26 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     if (status.state !== 'open') throw new Error(`session ${start.session_id} is ${status.state}`);
   };
 
+  /** What the session may still spend, when it has a budget. */
+  const remainingBudget = (): Budget | undefined => {
+    const budget = opened?.budget;
+    if (!budget || (budget.max_cost_usd === undefined && budget.max_tokens === undefined)) return undefined;
+    return {
+      ...(budget.max_cost_usd !== undefined ? { max_cost_usd: budget.max_cost_usd - status.cost } : {}),
+      ...(budget.max_tokens !== undefined ? { max_tokens: budget.max_tokens - countedTokens(status.tokens) } : {}),
+    };
+  };
+  const budgetExhausted = (): string | undefined => {
+    const left = remainingBudget();
+    if (left?.max_cost_usd !== undefined && left.max_cost_usd <= 0) {
+      return `budget exhausted: the session spent $${status.cost.toFixed(4)} of its $${opened!.budget.max_cost_usd} (max_cost_usd)`;
+    }
+    if (left?.max_tokens !== undefined && left.max_tokens <= 0) {
+      return `budget exhausted: the session used ${countedTokens(status.tokens)} of its ${opened!.budget.max_tokens} tokens (max_tokens)`;
+    }
+    return undefined;
+  };
+
   setHandler(statusQuery, () => status);
 
   setHandler(cancelSignal, () => running?.cancel());
@@ -186,6 +208,8 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
     (input) =>
       exclusive('code', async () => {
         const { session_id: _, ...req } = CodeInput.parse(input);
+        const exhausted = budgetExhausted();
+        if (exhausted) throw ApplicationFailure.nonRetryable(exhausted, 'budget_exhausted');
         const activity = hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
           // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
           startToCloseTimeout: opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
@@ -195,7 +219,7 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
         running = scope;
         let result: CodeResult;
         try {
-          const outcome = await scope.run(() => activity.runCode(opened!.session, req, status.title));
+          const outcome = await scope.run(() => activity.runCode(opened!.session, req, status.title, remainingBudget()));
           const { backend_session_id, ...rest } = outcome;
           if (backend_session_id) opened!.session.backend_session_id = status.backend_session_id = backend_session_id;
           result = rest;
@@ -212,7 +236,13 @@ export async function codingSession(start: SessionStart, options: SessionRunOpti
         record(req.instruction, result);
         return result;
       }),
-    { validator: (input) => validate(CodeInput, input, 'code') },
+    {
+      validator: (input) => {
+        validate(CodeInput, input, 'code');
+        const exhausted = budgetExhausted();
+        if (exhausted) throw new Error(exhausted);
+      },
+    },
   );
 
   setHandler(

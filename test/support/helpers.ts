@@ -58,6 +58,8 @@ export interface BackendCase {
   writeTool: string;
   bashTool: string;
   script(world: World, opts?: Parameters<typeof claudeScript>[0]): void;
+  /** A budget (USD) that the scripted three-step task crosses before it ends. */
+  budgetBelowOneTask: number;
   /** Requests the agent made to the fake model (the conversation, not incidental calls). */
   mainRequests(world: World): Array<{ body: any }>;
 }
@@ -68,6 +70,7 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     name: 'claudecode',
     writeTool: 'Write',
     bashTool: 'Bash',
+    budgetBelowOneTask: 0.005, // one scripted model call costs about $0.0064
     script: (w, o) => w.claude.setScript(claudeScript(o)),
     mainRequests: (w) => w.claude.mainRequests(),
   },
@@ -75,6 +78,7 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     name: 'opencode',
     writeTool: 'write',
     bashTool: 'bash',
+    budgetBelowOneTask: 0.001, // each scripted step costs $0.000756
     script: (w, o) => w.openai.setScript(openaiScript(o)),
     mainRequests: (w) => w.openai.mainRequests(),
   },
@@ -82,6 +86,7 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     name: 'opencode-cli',
     writeTool: 'write',
     bashTool: 'bash',
+    budgetBelowOneTask: 0.001, // each scripted step costs $0.000756
     script: (w, o) => w.openai.setScript(openaiScript(o)),
     mainRequests: (w) => w.openai.mainRequests(),
   },

@@ -1,0 +1,39 @@
+// Budgets: a task that crosses the session's budget is stopped and says why; the next one is refused.
+import assert from 'node:assert/strict';
+import { getWorld, type World } from './support/world.js';
+import { LOCAL_BACKENDS, assertCodeResult } from './support/helpers.js';
+
+describe('budgets', function () {
+  let w: World;
+  before(async () => {
+    w = await getWorld();
+  });
+
+  for (const backend of LOCAL_BACKENDS) {
+    it(`${backend.name}: a task crossing max_cost_usd is stopped, and the next task is refused`, async () => {
+      const url = await w.git.createRepo(`budget-${backend.name}`);
+      backend.script(w, { file: 'costly.txt', content: 'c\n', command: 'sleep 2', finalText: 'Spent.' });
+      const { session_id } = await w.client.open({ repo_url: url, backend: backend.name, max_cost_usd: backend.budgetBelowOneTask });
+      const result = assertCodeResult(await w.client.code({ session_id, instruction: 'Spend more than the budget' }));
+      assert.equal(result.success, false, JSON.stringify(result));
+      assert.match(result.error ?? '', /budget exceeded/);
+      assert.ok(result.trace.cost > backend.budgetBelowOneTask, `cost ${result.trace.cost}`);
+      const status = await w.client.status(session_id);
+      assert.match(status.last_error ?? '', /budget exceeded/);
+      await assert.rejects(w.client.code({ session_id, instruction: 'One more' }), /budget exhausted: the session spent \$\d+\.\d+ of its \$[\d.]+ \(max_cost_usd\)/);
+      assert.equal((await w.client.status(session_id)).tasks_run, 1);
+      await w.client.close({ session_id });
+    });
+  }
+
+  it('max_tokens (per session, like coding.max_tokens) is enforced the same way', async () => {
+    const url = await w.git.createRepo('budget-tokens');
+    LOCAL_BACKENDS[0]!.script(w, { file: 't.txt', content: 't\n', command: 'true', finalText: 'Tokens.' });
+    const { session_id } = await w.client.open({ repo_url: url, max_tokens: 100 });
+    const result = await w.client.code({ session_id, instruction: 'Use tokens' });
+    assert.equal(result.success, false);
+    assert.match(result.error ?? '', /budget exceeded: the task used \d+ tokens with 100 left \(max_tokens\)/);
+    await assert.rejects(w.client.code({ session_id, instruction: 'again' }), /budget exhausted: .* tokens \(max_tokens\)/);
+    await w.client.close({ session_id });
+  });
+});
