@@ -1,6 +1,13 @@
 // A worker process serves two task queues: the shared one (session workflows and session opening, any host)
 // and this host's own (`<task_queue>@<worker_id>`: activities on the workspaces this host holds).
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  makeWorkflowExporter,
+  type OpenTelemetrySinks,
+} from '@temporalio/interceptors-opentelemetry';
+import type { Tracing } from './telemetry.js';
 import { createActivities } from './activities/index.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
@@ -17,9 +24,17 @@ export interface WorkerOptions {
   connection: NativeConnection;
   config: CodingConfig;
   env?: NodeJS.ProcessEnv;
+  /** Export workflow and activity spans (client -> workflow -> activity -> backend form one trace). */
+  tracing?: Tracing;
 }
 
-export async function createWorker({ connection, config, env }: WorkerOptions): Promise<CodingWorker> {
+/** Workflow spans leave the sandbox through this sink; without tracing they are dropped here. */
+function workflowSpanSinks(tracing: Tracing | undefined): InjectedSinks<OpenTelemetrySinks> {
+  if (tracing) return { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
+  return { exporter: { export: { fn: () => {} } } };
+}
+
+export async function createWorker({ connection, config, env, tracing }: WorkerOptions): Promise<CodingWorker> {
   const backends = new LocalBackendRegistry(config, env);
   const hostQueue = hostTaskQueue(config);
   const activities = createActivities({ config, backends, hostQueue });
@@ -31,7 +46,18 @@ export async function createWorker({ connection, config, env }: WorkerOptions): 
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     shutdownGraceTime: '10 seconds',
-  } as const;
+    sinks: workflowSpanSinks(tracing),
+    interceptors: tracing
+      ? {
+          activity: [
+            (ctx: ConstructorParameters<typeof OpenTelemetryActivityInboundInterceptor>[0]) => ({
+              inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+              outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+            }),
+          ],
+        }
+      : {},
+  };
   const shared = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowBundle: await workflowBundle() });
   const host = await Worker.create({ ...common, taskQueue: hostQueue });
 

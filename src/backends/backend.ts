@@ -100,6 +100,8 @@ export interface AgentTask {
   budget?: Budget;
   /** Runners report the task's running totals here as the backend streams them; crossing the budget aborts the task. */
   usage?: (tokens: Tokens, cost: number) => void;
+  /** W3C trace context of the task span, passed to the backend's process as TRACEPARENT when tracing is on. */
+  traceparent?: string;
 }
 
 export interface AgentOutcome {

@@ -58,6 +58,7 @@ export class ClaudeCodeRunner implements AgentRunner {
     const home = this.settings.home ?? process.env.HOME ?? os.homedir();
     if (this.settings.home) mkdirSync(home, { recursive: true });
     const env = childEnv(home, this.settings.env);
+    if (task.traceparent) env.TRACEPARENT = task.traceparent; // a CLI that emits telemetry can join our trace
     const secrets = secretValues(env);
     const binary = resolveClaudeBinary(this.settings.binary_path);
     const deadline = started + timeoutMs;

@@ -14,6 +14,7 @@ import type {
   ProgressSink,
   SessionRef,
 } from './backend.js';
+import { traced } from './task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from './workspace.js';
 
 /** Looks up the git token a session may use (by reference), on this host, at the moment of use. */
@@ -38,19 +39,22 @@ export class LocalBackend implements CodingBackend {
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
     const before = await this.workspace.snapshot(ref, signal);
     const budget = new BudgetGuard(op.budget);
-    const outcome = budget.judge(
-      await this.runner.run({
-        session_id: op.session.session_id,
-        workspace_path: op.session.workspace_path,
-        prompt: composePrompt(op),
-        title: op.title,
-        backend_session_id: op.session.backend_session_id,
-        timeout_ms: this.taskTimeoutMs,
-        signal: AbortSignal.any([signal, budget.signal]),
-        progress,
-        budget: op.budget,
-        usage: budget.observe,
-      }),
+    const outcome = await traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
+      budget.judge(
+        await this.runner.run({
+          session_id: op.session.session_id,
+          workspace_path: op.session.workspace_path,
+          prompt: composePrompt(op),
+          title: op.title,
+          backend_session_id: op.session.backend_session_id,
+          timeout_ms: this.taskTimeoutMs,
+          signal: AbortSignal.any([signal, budget.signal]),
+          progress: span.progress(progress),
+          budget: op.budget,
+          usage: budget.observe,
+          traceparent: span.traceparent,
+        }),
+      ),
     );
     // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
     const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));

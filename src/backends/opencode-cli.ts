@@ -129,7 +129,7 @@ export class OpenCodeCliRunner implements AgentRunner {
       file: binary,
       args,
       cwd: task.workspace_path,
-      env,
+      env: task.traceparent ? { ...env, TRACEPARENT: task.traceparent } : env,
       stdin: task.prompt,
       timeoutMs,
       signal: task.signal,

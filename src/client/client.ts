@@ -11,6 +11,7 @@ import {
   type Connection,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import {
   BranchInput,
@@ -40,6 +41,8 @@ import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, open
 export interface ClientOptions {
   namespace: string;
   taskQueue: string;
+  /** Propagate the trace of each call into the workflow (client interceptor), when tracing is on. */
+  tracing?: boolean;
 }
 
 export interface SessionListing {
@@ -67,7 +70,8 @@ export class CodingClient {
     connection: Connection,
     private readonly options: ClientOptions,
   ) {
-    this.client = new Client({ connection, namespace: options.namespace });
+    const interceptors = options.tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+    this.client = new Client({ connection, namespace: options.namespace, interceptors });
   }
 
   /** coding_open: start a session (or attach to the running one of a workflow scope) and wait until it is open. */

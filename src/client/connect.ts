@@ -3,6 +3,7 @@
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { CodingConfig } from '../config.js';
+import type { Tracing } from '../telemetry.js';
 import { createWorker, type CodingWorker } from '../worker.js';
 import { CodingClient } from './client.js';
 import { ensureEmbeddedServer, type EmbeddedServerInfo } from './embedded-server.js';
@@ -16,6 +17,8 @@ export interface Connected {
 }
 
 export interface ConnectOptions {
+  /** Tracing of this process (from startTelemetry), passed to the client and the in-process worker. */
+  tracing?: Tracing;
   /** Run a worker in this process (default: only with the embedded server). */
   withWorker?: boolean;
   log?: (line: string) => void;
@@ -27,13 +30,17 @@ export async function connectCoding(config: CodingConfig, options: ConnectOption
   const connection = await Connection.connect({ address }).catch((err: Error) => {
     throw new Error(`cannot reach Temporal at ${address}: ${err.message.split('\n')[0]} (set TEMPORAL_ADDRESS or coding.temporal.address)`);
   });
-  const client = new CodingClient(connection, { namespace: config.temporal.namespace, taskQueue: config.temporal.task_queue });
+  const client = new CodingClient(connection, {
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.task_queue,
+    tracing: options.tracing !== undefined,
+  });
 
   let worker: CodingWorker | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (options.withWorker ?? embedded !== undefined) {
     nativeConnection = await NativeConnection.connect({ address });
-    worker = await createWorker({ connection: nativeConnection, config });
+    worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
     worker.run().catch((err: Error) => options.log?.(`worker stopped: ${err.message}`));
   }
   return {

@@ -9,6 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
 import { CodingClient } from '../../src/client/client.js';
 import { createWorker, type CodingWorker } from '../../src/worker.js';
+import type { Tracing } from '../../src/telemetry.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
 import { startGitServer, type GitServer } from './git-server.js';
@@ -113,7 +114,7 @@ export interface VariantWorker {
 }
 
 /** A second worker on its own task queue with config overrides (short timeouts and the like). */
-export async function startVariantWorker(w: World, overrides: Record<string, any>): Promise<VariantWorker> {
+export async function startVariantWorker(w: World, overrides: Record<string, any>, options: { tracing?: Tracing } = {}): Promise<VariantWorker> {
   const raw = structuredClone(w.rawConfig);
   for (const [key, value] of Object.entries(overrides)) {
     raw[key] = value && typeof value === 'object' && !Array.isArray(value) ? { ...raw[key], ...value } : value;
@@ -121,11 +122,11 @@ export async function startVariantWorker(w: World, overrides: Record<string, any
   raw.temporal = { ...raw.temporal, task_queue: `${w.config.temporal.task_queue}-${randomBytes(3).toString('hex')}`, worker_id: `variant-${randomBytes(3).toString('hex')}` };
   const config = parseCodingConfig(raw);
   const nativeConnection = await NativeConnection.connect({ address: w.temporal.address });
-  const worker = await createWorker({ connection: nativeConnection, config });
+  const worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
   const running = worker.run();
   return {
     config,
-    client: new CodingClient(w.connection, { namespace: 'default', taskQueue: config.temporal.task_queue }),
+    client: new CodingClient(w.connection, { namespace: 'default', taskQueue: config.temporal.task_queue, tracing: options.tracing !== undefined }),
     async stop() {
       await worker.shutdown();
       await running;
