@@ -52,9 +52,8 @@ describe('tracing', function () {
     const all = spans();
     const task = all.find((s) => s.name === 'claudecode.task')!;
     const chain = chainOf(all, 'claudecode.task').map((s) => s.name);
-    assert.ok(chain.some((n) => /RunActivity:runCode/.test(n)), `chain: ${chain.join(' <- ')}`);
-    assert.ok(chain.some((n) => /StartActivity:runCode/.test(n)), `chain: ${chain.join(' <- ')}`);
-    assert.ok(chain.some((n) => /codingSession|update|Update/i.test(n) && !/Activity/.test(n)), `chain: ${chain.join(' <- ')}`);
+    assert.deepEqual(chain, ['claudecode.task', 'RunActivity:runCode', 'StartActivity:runCode', 'HandleUpdate:code', 'StartWorkflowUpdate:code', 'test.run']);
+    assert.ok(all.some((s) => s.name === 'StartWorkflow:codingSession') && all.some((s) => s.name === 'RunWorkflow:codingSession'));
 
     const a = task.attributes;
     assert.equal(a.session_id !== undefined && a.workspace, workspace);
