@@ -29,9 +29,11 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
 function exporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
   if (env.OTEL_TRACES_EXPORTER?.split(',')[0]?.trim() === 'console') return new ConsoleSpanExporter();
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
-  if (protocol === 'grpc') return new OtlpGrpc();
-  if (protocol === 'http/json') return new OtlpHttpJson();
-  return new OtlpProto();
+  // Given explicitly, so the endpoint of `env` is used even when it is not process.env.
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  if (protocol === 'grpc') return new OtlpGrpc({ url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? base });
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base}/v1/traces` : undefined);
+  return protocol === 'http/json' ? new OtlpHttpJson({ url }) : new OtlpProto({ url });
 }
 
 /** Start tracing for this process if the environment asks for it. */
