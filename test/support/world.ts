@@ -1,6 +1,6 @@
 // Everything an end-to-end test needs, started once per test run and shared: a real Temporal dev server,
 // the authenticated git server, the fake model servers, a worker with the real backends, and a client.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -96,6 +96,7 @@ async function startWorld(): Promise<World> {
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
     await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
+    await Promise.allSettled([workspaceBase, stateDir, claudeHome].map((dir) => rm(dir, { recursive: true, force: true })));
   };
   return { temporal, connection, client, git, token, claude, openai, config, rawConfig, worker, logs, workspaceBase, stateDir };
 }
