@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { InvalidInputError, type OpenInput, type ProgressEvent } from '../contract.js';
 import { ConfigError, describeKeys, loadConfig, maskConfig, type CodingConfig } from '../config.js';
+import { startTelemetry } from '../telemetry.js';
 import { createWorker } from '../worker.js';
 import { CodingClientError } from './client.js';
 import { connectCoding, type Connected } from './connect.js';
@@ -32,6 +33,7 @@ Usage:
   station-coding config [--keys]                print the effective config (secrets masked), or every key
   station-coding server stop                    stop the embedded Temporal dev server
   station-coding doctor                         check every backend on this host, with the fix for each problem
+  station-coding mcp    [--http PORT]           serve the tools over MCP (stdio; streamable HTTP on 127.0.0.1:PORT/mcp)
 
 Every tool command also takes --input '<json>' with the tool's JSON (as in the seed's Tools Reference).
 Global options: --config <file> (else $STATION_CONFIG, else ~/.config/station/config.yaml), --verbose.
@@ -73,6 +75,7 @@ const COMMANDS: Record<string, Options> = {
   config: { keys: { type: 'boolean' } },
   server: {},
   doctor: {},
+  mcp: { http: { type: 'string' } },
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -123,6 +126,12 @@ export async function main(argv: string[]): Promise<number> {
       const needed = new Set(['git', 'temporal', config.backend]);
       return checks.some((c) => !c.ok && needed.has(c.name)) ? 1 : 0;
     }
+    case 'mcp': {
+      const port = values.http === undefined ? undefined : Number(values.http);
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--http needs a port number (0-65535)');
+      const { serveMcp } = await import('../mcp/server.js');
+      return serveMcp(config, { http: port });
+    }
     case 'run':
       return withConnection(config, values, (c) => runCommand(c, values, args));
     default:
@@ -132,25 +141,32 @@ export async function main(argv: string[]): Promise<number> {
 
 async function withConnection(config: CodingConfig, values: Values, fn: (c: Connected) => Promise<number>): Promise<number> {
   const log = (line: string) => (values.verbose ? console.error(line) : undefined);
-  const connected = await connectCoding(config, { log: (line) => (values.verbose || /started the embedded/.test(line) ? console.error(line) : log(line)) });
+  const telemetry = startTelemetry('station-coding');
+  const connected = await connectCoding(config, {
+    tracing: telemetry.tracing,
+    log: (line) => (values.verbose || /started the embedded/.test(line) ? console.error(line) : log(line)),
+  });
   try {
     return await fn(connected);
   } finally {
     await connected.close();
+    await telemetry.shutdown();
   }
 }
 
 async function runWorker(config: CodingConfig): Promise<number> {
   const address = config.temporal.address;
   if (!address) throw new UsageError('station-coding worker needs a cluster: set TEMPORAL_ADDRESS or coding.temporal.address');
+  const telemetry = startTelemetry('station-coding-worker');
   const connection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ connection, config });
+  const worker = await createWorker({ connection, config, tracing: telemetry.tracing });
   console.error(`worker serving ${config.temporal.task_queue} and ${worker.hostQueue} on ${address} (namespace ${config.temporal.namespace})`);
   const stop = () => void worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await worker.run();
   await connection.close();
+  await telemetry.shutdown();
   return 0;
 }
 
