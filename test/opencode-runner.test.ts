@@ -14,24 +14,9 @@ import { defaultOpenCodeBinary } from '../src/backends/opencode-env.js';
 import { OpenCodeServerRunner } from '../src/backends/opencode.js';
 import type { ProgressEvent } from '../src/contract.js';
 import { defaultScript, startFakeOpenAI, type FakeOpenAI, type FakeScript } from './support/fake-openai.js';
+import { fakeOpenCodeConfig } from './support/opencode-fixture.js';
 
 const BINARY = defaultOpenCodeBinary();
-
-function providerConfig(baseURL: string): Record<string, unknown> {
-  return {
-    provider: {
-      fake: {
-        npm: '@ai-sdk/openai-compatible',
-        name: 'Fake',
-        options: { baseURL, apiKey: 'test-key' },
-        // cost in USD per million tokens, so that cost > 0 is really computed by OpenCode
-        models: { m: { name: 'Fake model', tool_call: true, cost: { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 } } },
-      },
-    },
-    small_model: 'fake/m',
-    enabled_providers: ['fake'],
-  };
-}
 
 interface TaskOptions {
   session_id?: string;
@@ -144,7 +129,7 @@ describe('OpenCode runners against the real opencode binary', function () {
         binary_path: BINARY,
         timeout_sec: 60,
         model: 'fake/m',
-        config: providerConfig(fake.url),
+        config: fakeOpenCodeConfig(fake.url),
         state_dir: path.join(root, 'cli-state'),
       });
     });
@@ -263,7 +248,7 @@ describe('OpenCode runners against the real opencode binary', function () {
       runner = new OpenCodeServerRunner({
         timeout_sec: 60,
         model: 'fake/m',
-        config: providerConfig(fake.url),
+        config: fakeOpenCodeConfig(fake.url),
         state_dir: path.join(root, 'server-state'),
       });
     });
@@ -464,7 +449,7 @@ describe('OpenCode runners against the real opencode binary', function () {
       const asking = new OpenCodeServerRunner({
         timeout_sec: 30,
         model: 'fake/m',
-        config: { ...providerConfig(fake.url), permission: { bash: 'ask' } },
+        config: { ...fakeOpenCodeConfig(fake.url), permission: { bash: 'ask' } },
         state_dir: path.join(root, 'server-ask-state'),
       });
       try {

@@ -5,37 +5,10 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
 
-export interface FakeTurn {
-  /** Assistant text (sent before the tool call when both are given). */
-  text?: string;
-  /** A tool call (tool_use block) the model makes this turn. */
-  tool?: { name: string; input: Record<string, unknown> };
-  /** Hold the response open this long after message_start (for cancel / timeout tests). */
-  stallMs?: number;
-  /** Answer with this HTTP status and an API error body instead of a message (e.g. 401). */
-  status?: number;
-  errorMessage?: string;
-}
-
-export interface RecordedRequest {
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-  /** True for the agent conversation itself (requests that offer tools). */
-  isMain: boolean;
-}
-
-export type FakeScript = (ctx: { request: any; cwd?: string; turnIndex: number }) => FakeTurn;
-
-export interface FakeAnthropic {
-  /** Base URL for ANTHROPIC_BASE_URL. */
-  url: string;
-  requests: RecordedRequest[];
-  mainRequests(): RecordedRequest[];
-  setScript(script: FakeScript): void;
-  close(): Promise<void>;
-}
+export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
+export type FakeAnthropic = FakeModelServer;
 
 // A model the CLI has a price for, so it computes a non-zero total_cost_usd.
 const DEFAULT_MODEL = 'claude-sonnet-4-5';

@@ -7,36 +7,10 @@
 // generation, summaries) get a short text. Every request is recorded.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
 
-export interface FakeTurn {
-  /** Assistant text (sent in a few chunks). */
-  text?: string;
-  /** A tool call (after the text, if both are given). */
-  tool?: { name: string; input: Record<string, unknown> };
-  /** Hold the response open this long before answering (close() still ends it). */
-  stallMs?: number;
-  /** Answer with this HTTP status and an OpenAI-style error body instead of a completion. */
-  status?: number;
-  errorMessage?: string;
-}
-
-export interface RecordedRequest {
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-  isMain: boolean;
-}
-
-export type FakeScript = (ctx: { request: any; cwd?: string; turnIndex: number }) => FakeTurn;
-
-export interface FakeOpenAI {
-  /** Base URL including /v1, for the provider's `baseURL`. */
-  url: string;
-  requests: RecordedRequest[];
-  mainRequests(): RecordedRequest[];
-  setScript(s: FakeScript): void;
-  close(): Promise<void>;
-}
+export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
+export type FakeOpenAI = FakeModelServer;
 
 /** Usage reported on every completion: opencode turns it into tokens and (with a model cost) cost. */
 export const FAKE_USAGE = { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20 };
