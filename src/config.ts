@@ -42,26 +42,57 @@ const OpenCodeCliConfig = z
   })
   .strict();
 
+const NatsSubject = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a NATS subject of letters, digits, _ and - tokens (no wildcards)');
+const NatsBucket = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a JetStream bucket name (letters, digits, _ and -)');
+
+const NatsAgentConfig = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+      .optional()
+      .describe('Identity of this coding agent (`nats-agent`): its sessions are routed to <subjects.task>.<id>. Default: the host name. Must be unique and stable across restarts.'),
+    backend: z
+      .enum(['claudecode', 'opencode', 'opencode-cli'])
+      .default('claudecode')
+      .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli). Its workspaces go under coding.workspace_base_path.'),
+    concurrency: positiveInt().max(64).default(2).describe('Tasks the agent runs at once; it takes new sessions only while a slot is free.'),
+    allowed_token_envs: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/))
+      .default([])
+      .describe('Environment variables a task may name as its git token (credentials.token_env), besides coding.git.token_env. Others are refused, so a message cannot send any other variable of the agent to a git host.'),
+  })
+  .strict();
+
 const NatsConfig = z
   .object({
-    url: z.string().default('nats://localhost:4222').describe('NATS server URL.'),
-    creds_file: z.string().optional().describe('NATS credentials file.'),
+    url: z.string().default('nats://localhost:4222').describe('NATS server URL (comma-separated for several servers). Used by the opencode-nats backend and by nats-agent.'),
+    creds_file: z.string().optional().describe('NATS credentials file (user JWT and seed), read at connect; never logged or sent.'),
     subjects: z
       .object({
-        task: z.string().default('station.coding.task'),
-        stream: z.string().default('station.coding.stream'),
-        result: z.string().default('station.coding.result'),
+        task: NatsSubject.default('station.coding.task').describe('Tasks (JetStream work queue): new sessions on this subject, a session’s later operations on <task>.<agent id>.'),
+        stream: NatsSubject.default('station.coding.stream').describe('Live progress of a task on <stream>.<taskID>; cancel requests on <stream>.cancel.<taskID>.'),
+        result: NatsSubject.default('station.coding.result').describe('Results on <result>.<taskID> (unless the task names a callback); error replies to unreadable messages on <result>.rejected.'),
       })
       .strict()
       .prefault({}),
     kv: z
       .object({
-        sessions: z.string().default('coding-sessions'),
-        state: z.string().default('coding-state'),
+        sessions: NatsBucket.default('coding-sessions').describe('KV bucket: which agent holds each session, its workspace and backend session id (session.<id>).'),
+        state: NatsBucket.default('coding-state').describe('KV bucket: claim and result of every task, keyed by task id (task.<taskID>); answers redelivered tasks and retries.'),
+        agents: NatsBucket.default('coding-agents').describe('KV bucket of agent liveness: agent.<id>, refreshed while the agent runs, expires agent_timeout_sec after it stops.'),
       })
       .strict()
       .prefault({}),
-    object_store: z.string().default('coding-artifacts'),
+    object_store: NatsBucket.default('coding-artifacts').describe('Object store for large artifacts: the full diff of each code task, results too large for a message.'),
+    agent_timeout_sec: z
+      .number()
+      .min(2)
+      .max(120)
+      .default(10)
+      .describe('An agent silent this long is lost: its running task fails with "agent lost" (keep it below the activity heartbeat timeout, 20 s).'),
+    max_message_kb: positiveInt().max(1024).default(512).describe('Largest task message an agent accepts; bigger ones are answered with a too_large error. The server’s max_payload (1 MB by default) is the hard limit.'),
+    agent: NatsAgentConfig.prefault({}),
   })
   .strict();
 
@@ -199,10 +230,16 @@ export function maskConfig(config: CodingConfig): CodingConfig {
   const copy = structuredClone(config);
   if (copy.git.token) copy.git.token = MASK;
   if (copy.opencode.password) copy.opencode.password = MASK;
+  copy.nats.url = maskUrlCredentials(copy.nats.url);
   for (const section of [copy.claudecode, copy.opencode]) {
     if (section.env) section.env = Object.fromEntries(Object.keys(section.env).map((k) => [k, MASK]));
   }
   return copy;
+}
+
+/** nats://user:password@host → nats://***@host (user names and passwords in server URLs are secrets too). */
+export function maskUrlCredentials(url: string): string {
+  return url.replace(/(\/\/)[^@/,]*@/g, `$1${MASK}@`);
 }
 
 /** Every key with its description and default, for `station-coding config --keys` and the README. */

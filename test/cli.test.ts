@@ -92,6 +92,19 @@ describe('station-coding command', function () {
     assert.notEqual(bad.code, 0);
   });
 
+  it('doctor: reports each backend with its binary and version, and the fix for what is missing', async () => {
+    const ran = await cli(['doctor', '--json'], { STATION_CONFIG: writeConfig({ ...w.rawConfig, cli: { binary_path: '/nonexistent/opencode', timeout_sec: 5 } }) });
+    assert.equal(ran.code, 0, ran.stderr);
+    const checks = Object.fromEntries((JSON.parse(ran.stdout) as Array<{ name: string; ok: boolean; detail: string; fix?: string }>).map((c) => [c.name, c]));
+    assert.equal(checks.claudecode!.ok, true);
+    assert.match(checks.claudecode!.detail, /2\.1\.197/);
+    assert.equal(checks.opencode!.ok, true);
+    assert.match(checks.opencode!.detail, /\(1\.18\.33\); model fake\/m/);
+    assert.equal(checks['opencode-cli']!.ok, false);
+    assert.match(checks['opencode-cli']!.fix ?? '', /coding\.cli\.binary_path/);
+    assert.equal(checks.temporal!.ok, true);
+  });
+
   it('config: prints the effective config with secrets masked; a bad config names the key', async () => {
     const secret = 'ghp_super_secret_value';
     const good = await cli(['config'], { STATION_CONFIG: writeConfig({ git: { token: '${CLI_TEST_TOKEN}' } }), CLI_TEST_TOKEN: secret });

@@ -59,7 +59,8 @@ export function createActivities({ config, backends, hostQueue }: ActivityDeps) 
       const backend = start.backend ?? config.backend;
       const token_env = start.credentials?.token_env;
       return heartbeating(token_env, async (signal) => {
-        if (token_env && process.env[token_env] === undefined) {
+        // With opencode-nats the token lives on the coding agents, which check it themselves.
+        if (token_env && backend !== 'opencode-nats' && process.env[token_env] === undefined) {
           throw new CodingError(`credentials.token_env: ${token_env} is not set in the environment of worker ${hostQueue}`, 'invalid_input');
         }
         const opened = await backends.get(backend).open(
@@ -85,7 +86,8 @@ export function createActivities({ config, backends, hostQueue }: ActivityDeps) 
           },
           repo_cloned: opened.repo_cloned,
           branch: opened.branch,
-          worker_queue: hostQueue,
+          // A remote backend's workspace is on its agent, so any worker can carry its operations.
+          worker_queue: backend === 'opencode-nats' ? config.temporal.task_queue : hostQueue,
           cleanup_policy: start.cleanup_policy ?? config.cleanup_policy,
           idle_timeout_ms: config.idle_timeout_min * 60_000,
           task_timeout_ms: config.task_timeout_min * 60_000,

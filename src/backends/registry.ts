@@ -9,6 +9,7 @@ import type { AgentRunner, CodingBackend } from './backend.js';
 import { ClaudeCodeRunner } from './claudecode.js';
 import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
+import { NatsBackend } from './nats/backend.js';
 import { OpenCodeCliRunner } from './opencode-cli.js';
 import { OpenCodeServerRunner } from './opencode.js';
 import { LocalWorkspace } from './workspace.js';
@@ -17,6 +18,7 @@ export class LocalBackendRegistry implements BackendRegistry {
   private readonly workspace: LocalWorkspace;
   private readonly backends = new Map<BackendName, CodingBackend>();
   private readonly runners: AgentRunner[] = [];
+  private readonly closers: Array<() => Promise<void>> = [];
 
   constructor(
     private readonly config: CodingConfig,
@@ -44,16 +46,23 @@ export class LocalBackendRegistry implements BackendRegistry {
   get(name: BackendName): CodingBackend {
     let backend = this.backends.get(name);
     if (!backend) {
-      const runner = this.createRunner(name);
-      this.runners.push(runner);
-      backend = new LocalBackend(name, this.workspace, runner, this.tokenFor, this.config.task_timeout_min * 60_000);
+      if (name === 'opencode-nats') {
+        // The workspace and the coding are on a coding agent (`nats-agent`), reached over NATS JetStream.
+        const nats = new NatsBackend(this.config);
+        this.closers.push(() => nats.shutdown());
+        backend = nats;
+      } else {
+        const runner = this.createRunner(name);
+        this.runners.push(runner);
+        backend = new LocalBackend(name, this.workspace, runner, this.tokenFor, this.config.task_timeout_min * 60_000);
+      }
       this.backends.set(name, backend);
     }
     return backend;
   }
 
   async shutdown(): Promise<void> {
-    await Promise.allSettled(this.runners.map((r) => r.shutdown?.()));
+    await Promise.allSettled([...this.runners.map((r) => r.shutdown?.()), ...this.closers.map((close) => close())]);
   }
 
   private createRunner(name: BackendName): AgentRunner {
@@ -83,7 +92,7 @@ export class LocalBackendRegistry implements BackendRegistry {
           state_dir: opencodeState,
         });
       case 'opencode-nats':
-        throw new CodingError('backend opencode-nats is not available in this version: use claudecode, opencode or opencode-cli', 'invalid_input');
+        throw new CodingError('opencode-nats has no local runner: its tasks run on coding agents (station-coding nats-agent)', 'invalid_input');
     }
   }
 }

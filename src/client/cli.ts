@@ -33,6 +33,7 @@ Usage:
   station-coding config [--keys]                print the effective config (secrets masked), or every key
   station-coding server stop                    stop the embedded Temporal dev server
   station-coding doctor                         check every backend on this host, with the fix for each problem
+  station-coding nats-agent                     run a coding agent for backend opencode-nats (coding.nats.*; see README "NATS mode")
   station-coding mcp    [--http PORT]           serve the tools over MCP (stdio; streamable HTTP on 127.0.0.1:PORT/mcp)
 
 Every tool command also takes --input '<json>' with the tool's JSON (as in the seed's Tools Reference).
@@ -75,6 +76,7 @@ const COMMANDS: Record<string, Options> = {
   config: { keys: { type: 'boolean' } },
   server: {},
   doctor: {},
+  'nats-agent': {},
   mcp: { http: { type: 'string' } },
 };
 
@@ -119,6 +121,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'worker':
       return runWorker(config);
+    case 'nats-agent':
+      return runNatsAgent(config);
     case 'doctor': {
       const checks = await runDoctor(config);
       console.log(values.json ? JSON.stringify(checks, null, 2) : formatChecks(checks));
@@ -168,6 +172,20 @@ async function runWorker(config: CodingConfig): Promise<number> {
   await connection.close();
   await telemetry.shutdown();
   return 0;
+}
+
+/** A coding agent for opencode-nats: takes tasks from NATS JetStream until SIGINT / SIGTERM. */
+async function runNatsAgent(config: CodingConfig): Promise<number> {
+  const { NatsAgent } = await import('../backends/nats/agent.js');
+  const agent = new NatsAgent({ config });
+  await agent.start();
+  const signalled = new Promise<boolean>((resolve) => {
+    process.once('SIGINT', () => resolve(true));
+    process.once('SIGTERM', () => resolve(true));
+  });
+  const stoppedBySignal = await Promise.race([signalled, agent.closed.then(() => false)]);
+  await agent.stop();
+  return stoppedBySignal ? 0 : 1;
 }
 
 function openInput(values: Values, useInput = true): OpenInput {

