@@ -1,6 +1,6 @@
 // The `station-coding` command as a user runs it: a subprocess, with a config file.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { BIN, getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
 import { freePort } from './support/temporal-server.js';
 import { defaultScript } from './support/fake-anthropic.js';
+import { CodingClient } from '../src/client/client.js';
 
 interface Ran {
   code: number;
@@ -90,6 +91,33 @@ describe('station-coding command', function () {
     assert.equal(closed.workspace_deleted, true);
     const bad = await cli(['branch', id, '--create', '-x'], env);
     assert.notEqual(bad.code, 0);
+  });
+
+  it('worker: a long-lived worker process serves sessions on the configured cluster and stops cleanly', async () => {
+    const url = await w.git.createRepo('cli-worker');
+    const taskQueue = `worker-cmd-${Date.now()}`;
+    const config = writeConfig({ ...w.rawConfig, temporal: { address: w.temporal.address, task_queue: taskQueue, worker_id: 'cli-worker-host' } });
+    const worker = spawn('node', [BIN.stationCoding, 'worker'], { env: { ...process.env, STATION_CONFIG: config }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    worker.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const client = new CodingClient(w.connection, { namespace: 'default', taskQueue });
+      const opened = await client.open({ repo_url: url });
+      const status = await client.status(opened.session_id);
+      assert.equal(status.state, 'open');
+      assert.match(stderr, new RegExp(`worker serving ${taskQueue} and ${taskQueue}@cli-worker-host`));
+      assert.deepEqual(await client.close({ session_id: opened.session_id }), {
+        session_id: opened.session_id,
+        success: true,
+        reason: 'closed',
+        workspace_path: opened.workspace_path,
+        workspace_deleted: true,
+      });
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    const code = await new Promise((resolve) => worker.once('exit', resolve));
+    assert.equal(code, 0, stderr);
   });
 
   it('doctor: reports each backend with its binary and version, and the fix for what is missing', async () => {
