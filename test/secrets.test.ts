@@ -3,10 +3,12 @@
 // every result, every prompt the model received, and the environment the coding agent ran in.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
 import { LOCAL_BACKENDS } from './support/helpers.js';
+import { defaultScript } from './support/fake-anthropic.js';
 
 describe('secrets', function () {
   let w: World;
@@ -55,6 +57,37 @@ describe('secrets', function () {
       assert.ok(!places['agent environment']!.includes(GIT_TOKEN_ENV), 'the agent does not inherit the worker environment');
     });
   }
+});
+
+describe('secrets against a hostile workspace', function () {
+  it('hooks, fsmonitor and proxies the agent plants in .git never see the token', async () => {
+    const w = await getWorld();
+    const url = await w.git.createRepo('hostile');
+    const dir = mkdtempSync(join(tmpdir(), 'leak-'));
+    const plant = [
+      `printf '#!/bin/sh\\nenv > ${dir}/pre-push.env\\n' > .git/hooks/pre-push`,
+      'chmod +x .git/hooks/pre-push',
+      `git config core.fsmonitor 'env > ${dir}/fsmonitor.env; false'`,
+      `git config core.hooksPath .git/hooks`,
+    ].join(' && ');
+    w.claude.setScript(defaultScript({ file: 'hostile.txt', content: 'h\n', command: plant, finalText: 'Planted.' }));
+    const { session_id, workspace_path } = await w.client.open({ repo_url: url, cleanup_policy: 'manual' });
+    const code = await w.client.code({ session_id, instruction: 'Plant traps' });
+    assert.equal(code.success, true, code.error);
+    assert.ok(existsSync(join(workspace_path, '.git/hooks/pre-push')), 'the hook was planted');
+    await w.client.commit({ session_id, message: 'hostile' });
+    await w.client.push({ session_id });
+    assert.equal(w.git.git('hostile', 'show', 'main:hostile.txt'), 'h\n', 'the push went through');
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), 'utf8');
+      assert.ok(!text.includes(w.token) && !text.includes(Buffer.from(`x-access-token:${w.token}`).toString('base64')), `the token leaked into ${file}`);
+    }
+    assert.ok(!existsSync(join(dir, 'pre-push.env')), 'the planted pre-push hook did not run');
+
+    execFileSync('git', ['config', 'http.proxy', 'http://127.0.0.1:9'], { cwd: workspace_path });
+    await assert.rejects(w.client.push({ session_id }), /refusing to push with the git token: the workspace's \.git\/config sets http\.proxy/);
+    await w.client.close({ session_id });
+  });
 });
 
 /** Payloads in `temporal workflow show --output json` are base64: decode every one, so the search sees their text. */

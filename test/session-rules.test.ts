@@ -119,8 +119,21 @@ describe('session rules', function () {
       await w.client.close({ session_id });
     });
 
-    it('an unknown session is named', async () => {
+    it('an unknown session is named, and a closed one is called closed', async () => {
       await rejects(w.client.code({ session_id: 'coding_nope', instruction: 'x' }), /session coding_nope not found/);
+      const closed = await w.client.open({ repo_url: url });
+      await w.client.close({ session_id: closed.session_id });
+      await rejects(w.client.code({ session_id: closed.session_id, instruction: 'x' }), new RegExp(`session ${closed.session_id} is closed`));
+      await rejects(w.client.commit({ session_id: closed.session_id, message: 'x' }), /is closed/);
+    });
+
+    it('session ids that differ only in characters a path cannot hold get different workspaces', async () => {
+      const a = await w.client.open({ repo_url: url, session_id: `ws:${Date.now()}` });
+      const b = await w.client.open({ repo_url: url, session_id: a.session_id.replace(':', '_') });
+      assert.notEqual(a.workspace_path, b.workspace_path);
+      await w.client.close({ session_id: b.session_id });
+      assert.ok(existsSync(a.workspace_path), 'closing one did not delete the other');
+      await w.client.close({ session_id: a.session_id });
     });
 
     it('invalid branch names are refused with the field named', async () => {
@@ -144,6 +157,7 @@ describe('session rules', function () {
       await rejects(w.client.code({ session_id, instruction: 'x', files: ['/etc/passwd'] }), /files\.0: must be relative/);
       symlinkSync('/etc', join(workspace, 'escape'));
       await rejects(w.client.code({ session_id, instruction: 'x', files: ['escape/passwd'] }), /files\[0\]: escape\/passwd resolves outside the workspace/);
+      await rejects(w.client.code({ session_id, instruction: 'x', files: ['escape/new-file.txt'] }), /files\[0\]: escape\/new-file\.txt resolves outside/);
       rmSync(join(workspace, 'escape'));
     });
 

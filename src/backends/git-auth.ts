@@ -3,7 +3,23 @@
 // not in .git/config, not in the remote URL, and only sent to the session repository's own host.
 
 /** The environment variables that carry the header; simple-git must be told to let them through. */
-export const GIT_AUTH_ENV_KEYS = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_VALUE_1', 'GIT_TERMINAL_PROMPT'];
+export const GIT_AUTH_ENV_KEYS = [
+  'GIT_CONFIG_COUNT',
+  ...[0, 1, 2, 3, 4].flatMap((i) => [`GIT_CONFIG_KEY_${i}`, `GIT_CONFIG_VALUE_${i}`]),
+  'GIT_TERMINAL_PROMPT',
+];
+
+/**
+ * Settings of every git process that talks to a remote. The agent can write to the workspace's .git, so
+ * nothing it could plant may run or read the header: no hooks, no fsmonitor, no credential helpers.
+ * (Config given this way outranks .git/config.)
+ */
+const HARDENING: Array<[string, string]> = [
+  ['credential.helper', ''],
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['http.proxy', ''],
+];
 
 /** scheme://host[:port]/ of an http(s) URL, or undefined for other transports. */
 export function httpOrigin(url: string | undefined): string | undefined {
@@ -18,22 +34,30 @@ export function httpOrigin(url: string | undefined): string | undefined {
 
 /** Extra environment for a git command that talks to `remoteUrl`, authenticated as x-access-token:<token>. */
 export function gitAuthEnv(remoteUrl: string | undefined, allowedOrigin: string | undefined, token: string | undefined): Record<string, string> {
-  // Never prompt: a missing or wrong token must fail fast, not hang a worker.
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   const origin = httpOrigin(remoteUrl);
-  if (!token || !origin || origin !== allowedOrigin) {
-    // Still clear credential helpers so nothing stored on the host leaks into a session.
-    return { ...env, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: '' };
+  const settings = [...HARDENING];
+  if (token && origin && origin === allowedOrigin) {
+    settings.push([`http.${origin}.extraHeader`, `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`]);
   }
-  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-  return {
-    ...env,
-    GIT_CONFIG_COUNT: '2',
-    GIT_CONFIG_KEY_0: 'credential.helper',
-    GIT_CONFIG_VALUE_0: '',
-    GIT_CONFIG_KEY_1: `http.${origin}.extraHeader`,
-    GIT_CONFIG_VALUE_1: `Authorization: Basic ${basic}`,
-  };
+  // Never prompt: a missing or wrong token must fail fast, not hang a worker.
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: String(settings.length) };
+  settings.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return env;
+}
+
+/**
+ * Keys of a workspace's own git config that could send a request carrying the token elsewhere or run code
+ * around it (a URL-specific proxy, an include of another file). The agent may have written them; a
+ * token-bearing command refuses to run while they are there.
+ */
+export function riskyLocalConfigKeys(localConfig: string): string[] {
+  return localConfig
+    .split('\n')
+    .map((line) => line.split('=')[0]!.trim().toLowerCase())
+    .filter((key) => /^(http\.|include\.|includeif\.|core\.(gitproxy|sshcommand|askpass)$|url\..*\.(insteadof|pushinsteadof)$)/.test(key));
 }
 
 /** Remove every form of `secret` (plain, base64 of the basic-auth pair, URL-encoded) from `text`. */

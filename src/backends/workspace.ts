@@ -2,11 +2,11 @@
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
 import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from './errors.js';
-import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact } from './git-auth.js';
+import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './git-auth.js';
 import { baseChildEnv } from './process.js';
 
 export interface WorkspaceSettings {
@@ -50,7 +50,8 @@ export class LocalWorkspace {
   constructor(readonly settings: WorkspaceSettings) {}
 
   managedPath(sessionId: string): string {
-    return join(this.settings.base_path, `ws_${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+    // Injective: two session ids never share a directory (':' becomes '=3a'; '=' cannot be in an id).
+    return join(this.settings.base_path, `ws_${sessionId.replace(/[^A-Za-z0-9._-]/g, (c) => `=${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
   }
 
   async open(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
@@ -154,7 +155,15 @@ export class LocalWorkspace {
       throw new CodingError(`branch '${branch}' does not exist in the workspace (commit first?)`, 'not_found');
     }
     const remoteUrl = (await git.raw(['remote', 'get-url', req.remote])).trim();
-    const args = ['push', '--porcelain', ...(req.set_upstream ? ['--set-upstream'] : []), req.remote, `refs/heads/${branch}:refs/heads/${branch}`];
+    const risky = riskyLocalConfigKeys(await git.raw(['config', '--local', '--list']).catch(() => ''));
+    if (risky.length > 0) {
+      throw new CodingError(
+        `refusing to push with the git token: the workspace's .git/config sets ${risky.join(', ')}, which could send it elsewhere (remove with git config --unset)`,
+        'invalid_input',
+      );
+    }
+    // --no-verify: a pre-push hook is code the agent could have written; it must not run beside the token.
+    const args = ['push', '--porcelain', '--no-verify', ...(req.set_upstream ? ['--set-upstream'] : []), req.remote, `refs/heads/${branch}:refs/heads/${branch}`];
     try {
       await this.withTimeout(this.settings.push_timeout_sec, 'push', 'coding.push_timeout_sec', signal, (s) =>
         this.authedGit(ref.workspace_path, ref, remoteUrl, s).raw(args),
@@ -193,8 +202,7 @@ export class LocalWorkspace {
   async checkFilesInside(ref: WorkspaceRef, files: string[]): Promise<void> {
     const root = await realpath(ref.workspace_path);
     for (const [i, file] of files.entries()) {
-      const full = resolve(root, file);
-      const real = await realpath(full).catch(() => full);
+      const real = await realpathOfDeepestExisting(resolve(root, file));
       const rel = relative(root, real);
       if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
         throw new CodingError(`files[${i}]: ${file} resolves outside the workspace`, 'invalid_input');
@@ -235,7 +243,7 @@ export class LocalWorkspace {
       abort: signal,
       allowEnvironment: [...ALLOWED_GIT_ENV],
       // The GIT_CONFIG_* variables are ours (git-auth.ts): they carry the token header and clear credential helpers.
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true },
+      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true, allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
     }).env(gitEnv(extraEnv));
   }
 
@@ -265,14 +273,14 @@ export class LocalWorkspace {
     const text = raw.toLowerCase();
     const firstLine = raw.split('\n').map((l) => l.replace(/^(fatal|error):\s*/, '').trim()).find(Boolean) ?? 'git failed';
     if (/abort/.test(text) && /signal/.test(text)) return new CodingError(`${action}: cancelled`, 'cancelled');
-    if (/authentication failed|could not read username|invalid username or password|http basic: access denied|403|401/.test(text)) {
+    if (/authentication failed|could not read username|invalid username or password|http basic: access denied|returned error: (401|403)/.test(text)) {
       return new CodingError(
         `${action}: authentication failed${ref.token ? ': the token was refused' : ': no token is configured (set credentials.token_env or coding.git.token_env)'}`,
         'auth',
       );
     }
     if (branch && /remote branch .* not found/.test(text)) return new CodingError(`${action}: branch '${branch}' not found on the remote`, 'not_found');
-    if (/repository .* not found|does not appear to be a git repository|not found|404/.test(text)) {
+    if (/repository .* not found|does not appear to be a git repository|returned error: 404/.test(text)) {
       return new CodingError(`${action}: repository not found`, 'not_found');
     }
     if (/\[rejected\]|non-fast-forward|fetch first|failed to push/.test(text)) {
@@ -282,6 +290,22 @@ export class LocalWorkspace {
       return new CodingError(`${action}: remote unreachable: ${firstLine}`, 'unavailable', true);
     }
     return new CodingError(`${action}: ${firstLine}`, 'git');
+  }
+}
+
+/** realpath of `path`, or of its deepest existing parent joined with the rest (a file the agent will create). */
+async function realpathOfDeepestExisting(path: string): Promise<string> {
+  const rest: string[] = [];
+  let current = path;
+  for (;;) {
+    try {
+      return join(await realpath(current), ...rest.reverse());
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return path;
+      rest.push(basename(current));
+      current = parent;
+    }
   }
 }
 

@@ -104,7 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  Runtime.install({ logger: new DefaultLogger(values.verbose || command === 'worker' ? 'INFO' : 'WARN') });
+  // A command's in-process worker stays quiet: its failures reach the user as the command's one-line error.
+  Runtime.install({ logger: new DefaultLogger(values.verbose || command === 'worker' ? 'INFO' : 'ERROR') });
   const { config } = loadConfig(values.config as string | undefined);
 
   switch (command) {
@@ -248,7 +249,8 @@ async function runCommand({ client }: Connected, values: Values, args: string[])
 function tailPrinter(human: boolean) {
   return (event: ProgressEvent) => {
     if (!human) return console.error(JSON.stringify({ progress: event }));
-    const label = event.kind === 'tool_call' ? `→ ${event.tool ?? 'tool'}` : event.kind === 'tool_result' ? `← ${event.tool ?? 'tool'}` : '·';
+    // The event text already names the tool ("Write: src/app.ts").
+    const label = event.kind === 'tool_call' ? '→' : event.kind === 'tool_result' ? '←' : '·';
     console.error(`  ${label} ${event.text}`);
   };
 }
@@ -288,6 +290,7 @@ async function toolCommand({ client }: Connected, command: string, values: Value
       result = await client.status(sessionId!);
       break;
     case 'list':
+      if (values.limit !== undefined && !/^[1-9]\d*$/.test(String(values.limit))) throw new UsageError('--limit needs a positive whole number');
       result = await client.list(values.limit ? Number(values.limit) : 50);
       break;
     case 'cancel':

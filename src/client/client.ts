@@ -106,7 +106,7 @@ export class CodingClient {
     try {
       update = await handle.startUpdate(codeUpdate, { args: [input], waitForStage: WorkflowUpdateStage.ACCEPTED });
     } catch (err) {
-      throw explain(err, input.session_id);
+      throw await this.explainMissing(err, handle, input.session_id);
     }
     const result = update.result();
     let seen = 0;
@@ -148,7 +148,7 @@ export class CodingClient {
     try {
       await this.handle(sessionId).signal(cancelSignal);
     } catch (err) {
-      throw explain(err, sessionId);
+      throw await this.explainMissing(err, this.handle(sessionId), sessionId);
     }
   }
 
@@ -194,8 +194,20 @@ export class CodingClient {
     try {
       return await handle.executeUpdate(def, { args: [input] });
     } catch (err) {
-      throw explain(err, sessionId);
+      throw await this.explainMissing(err, handle, sessionId);
     }
+  }
+
+  /** Temporal says "not found" both for a session that never existed and for one that has ended: tell them apart. */
+  private async explainMissing(err: unknown, handle: WorkflowHandle, sessionId: string): Promise<Error> {
+    if (err instanceof WorkflowNotFoundError) {
+      const ended = await handle.describe().then(
+        (d) => d.status.name !== 'RUNNING',
+        () => false,
+      );
+      if (ended) return new CodingClientError(`session ${sessionId} is closed`);
+    }
+    return explain(err, sessionId);
   }
 
   /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
