@@ -132,6 +132,10 @@ export const CodingConfig = z
     clone_timeout_sec: positiveInt().default(300).describe('Kill a clone that takes longer.'),
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),
     workspace_base_path: z.string().default('/tmp/station-coding').describe('Where managed workspaces are created.'),
+    allowed_workspace_roots: z
+      .array(z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'))
+      .optional()
+      .describe('When set, a workspace_path given to coding_open must be inside one of these directories (a worker serving untrusted callers should set it).'),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of one session (input, output, reasoning and cache tokens together), enforced like max_cost_usd.'),

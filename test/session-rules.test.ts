@@ -55,6 +55,20 @@ describe('session rules', function () {
     });
   });
 
+  it('allowed_workspace_roots keeps workspace_path inside the given directories', async () => {
+    const allowed = mkdtempSync(join(tmpdir(), 'allowed-'));
+    const variant = await startVariantWorker(w, { allowed_workspace_roots: [allowed] });
+    try {
+      const outside = mkdtempSync(join(tmpdir(), 'outside-'));
+      await rejects(variant.client.open({ workspace_path: outside }), /workspace_path .* is outside coding\.allowed_workspace_roots/);
+      const inside = await variant.client.open({ workspace_path: allowed });
+      assert.equal(inside.workspace_path, allowed);
+      await variant.client.close({ session_id: inside.session_id });
+    } finally {
+      await variant.stop();
+    }
+  });
+
   describe('scopes', () => {
     it('workflow scope: a second coding_open with the same scope_id attaches to the running session', async () => {
       const scope_id = `wf-${Date.now()}`;

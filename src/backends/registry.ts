@@ -26,6 +26,7 @@ export class LocalBackendRegistry implements BackendRegistry {
   ) {
     this.workspace = new LocalWorkspace({
       base_path: config.workspace_base_path,
+      allowed_roots: config.allowed_workspace_roots,
       clone_timeout_sec: config.clone_timeout_sec,
       push_timeout_sec: config.push_timeout_sec,
       user_name: config.git.user_name,

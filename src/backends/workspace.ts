@@ -15,6 +15,8 @@ export interface WorkspaceSettings {
   push_timeout_sec: number;
   user_name: string;
   user_email: string;
+  /** When set, an existing workspace must lie inside one of these directories. */
+  allowed_roots?: string[];
 }
 
 /** Where a session's workspace is and whose token its git may use. */
@@ -80,6 +82,10 @@ export class LocalWorkspace {
 
   private async openExisting(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
     const path = resolve(spec.workspace_path!);
+    const roots = this.settings.allowed_roots;
+    if (roots && !roots.some((root) => path === resolve(root) || path.startsWith(resolve(root) + sep))) {
+      throw new CodingError(`workspace_path ${path} is outside coding.allowed_workspace_roots (${roots.join(', ')})`, 'invalid_input');
+    }
     const info = await stat(path).catch(() => undefined);
     if (!info?.isDirectory()) {
       throw new CodingError(`workspace_path ${path} is not an existing directory`, 'not_found');
