@@ -15,11 +15,11 @@
 // allows edit and bash and denies webfetch instead (opencode-env.ts).
 import path from 'node:path';
 import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
-import type { ToolCall } from '../contract.js';
+import { zeroTokens, type ToolCall } from '../contract.js';
 import { CodingError } from './errors.js';
 import { runProcess, truncate } from './process.js';
 import {
-  addTokens,
+  addOpenCodeTokens,
   describeToolCall,
   describeToolResult,
   effectiveTimeoutMs,
@@ -31,7 +31,6 @@ import {
   providerError,
   resolveOpenCodeBinary,
   toolCallOf,
-  zeroOpenCodeTokens,
   type OpenCodeError,
   type OpenCodeModelSettings,
   type OpenCodeToolState,
@@ -52,7 +51,7 @@ interface RunEvent {
     text?: string;
     tool?: string;
     state?: OpenCodeToolState;
-    tokens?: Parameters<typeof addTokens>[1];
+    tokens?: Parameters<typeof addOpenCodeTokens>[1];
     cost?: number;
     reason?: string;
   };
@@ -75,7 +74,7 @@ export class OpenCodeCliRunner implements AgentRunner {
     // A title given up front also saves the extra model call OpenCode makes to invent one.
     else args.push('--title', truncate(task.title?.trim() || `station-coding ${task.session_id}`, 100));
 
-    const tokens = zeroOpenCodeTokens();
+    const tokens = zeroTokens();
     let cost = 0;
     let steps = 0;
     let sessionId = task.backend_session_id;
@@ -112,7 +111,7 @@ export class OpenCodeCliRunner implements AgentRunner {
         }
         case 'step_finish':
           steps += 1;
-          addTokens(tokens, part?.tokens);
+          addOpenCodeTokens(tokens, part?.tokens);
           if (typeof part?.cost === 'number' && Number.isFinite(part.cost) && part.cost > 0) cost += part.cost;
           task.usage?.(tokens, cost);
           return;

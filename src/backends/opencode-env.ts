@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { baseChildEnv, truncate } from './process.js';
-import { zeroTokens, type Tokens, type ToolCall } from '../contract.js';
+import type { Tokens, ToolCall } from '../contract.js';
 import { CodingError } from './errors.js';
 
 export interface OpenCodeModelSettings {
@@ -179,14 +179,10 @@ export interface OpenCodeTokenInfo {
   cache?: { read?: number; write?: number };
 }
 
-/** OpenCode counts reasoning apart from output (output = completion - reasoning), as the contract does. */
-export type OpenCodeTokens = Tokens;
-export const zeroOpenCodeTokens = zeroTokens;
-
 const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
 
-/** Add one step's (or message's) tokens to `sum`. */
-export function addTokens(sum: OpenCodeTokens, tokens: OpenCodeTokenInfo | undefined): void {
+/** Add one step's (or message's) OpenCode token counts to `sum`; OpenCode counts reasoning apart from output, as the contract does. */
+export function addOpenCodeTokens(sum: Tokens, tokens: OpenCodeTokenInfo | undefined): void {
   if (!tokens) return;
   sum.input += count(tokens.input);
   sum.output += count(tokens.output);

@@ -21,11 +21,11 @@ import net from 'node:net';
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2';
 import { execa, type ResultPromise } from 'execa';
 import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
-import type { ToolCall } from '../contract.js';
+import { zeroTokens, type ToolCall } from '../contract.js';
 import { CodingError } from './errors.js';
 import { truncate } from './process.js';
 import {
-  addTokens,
+  addOpenCodeTokens,
   describeToolCall,
   effectiveTimeoutMs,
   describeToolResult,
@@ -37,7 +37,6 @@ import {
   providerError,
   resolveOpenCodeBinary,
   toolCallOf,
-  zeroOpenCodeTokens,
   type OpenCodeError,
   type OpenCodeModelSettings,
   type OpenCodeTokenInfo,
@@ -742,10 +741,10 @@ class TurnWatcher {
   private reportUsage(info: OcMessageInfo): void {
     if (!this.task.usage) return;
     this.stepUsage.set(info.id, info);
-    const tokens = zeroOpenCodeTokens();
+    const tokens = zeroTokens();
     let cost = 0;
     for (const step of this.stepUsage.values()) {
-      addTokens(tokens, step.tokens);
+      addOpenCodeTokens(tokens, step.tokens);
       if (typeof step.cost === 'number' && step.cost > 0) cost += step.cost;
     }
     this.task.usage(tokens, cost);
@@ -775,7 +774,7 @@ function buildOutcome(
   sessionId: string,
 ): { result: AgentOutcome; errors: OpenCodeError[] } {
   const replies = messages.filter((m) => m.info?.role === 'assistant' && m.info.parentID === messageId);
-  const tokens = zeroOpenCodeTokens();
+  const tokens = zeroTokens();
   let cost = 0;
   let steps = 0;
   const toolCalls: ToolCall[] = [];
@@ -787,12 +786,12 @@ function buildOutcome(
     if (stepFinishes.length > 0) {
       // Per-step numbers: exact even when one message holds several steps.
       for (const step of stepFinishes) {
-        addTokens(tokens, step.tokens);
+        addOpenCodeTokens(tokens, step.tokens);
         if (typeof step.cost === 'number' && step.cost > 0) cost += step.cost;
       }
       steps += stepFinishes.length;
     } else {
-      addTokens(tokens, message.info.tokens);
+      addOpenCodeTokens(tokens, message.info.tokens);
       if (typeof message.info.cost === 'number' && message.info.cost > 0) cost += message.info.cost;
       if (message.info.time?.completed) steps += 1;
     }
@@ -831,7 +830,7 @@ function emptyOutcome(started: number, sessionId: string | undefined, error: str
     summary: '',
     error,
     backend_session_id: sessionId,
-    tokens: zeroOpenCodeTokens(),
+    tokens: zeroTokens(),
     cost: 0,
     duration_ms: Date.now() - started,
     num_turns: 0,
