@@ -18,6 +18,28 @@ export const UPDATES = {
 export const QUERY_STATUS = 'status';
 export const SIGNAL_CANCEL = 'cancel';
 
+/**
+ * The `type` of every failure a session reports (an ApplicationFailure's type: `err.cause.type` in TypeScript,
+ * `err.cause.type` of `WorkflowUpdateFailedError` in Python, `failure.applicationFailureInfo.type` on the wire).
+ * Callers branch on these, never on message text.
+ */
+export const FAILURE_TYPES = {
+  invalid_input: 'A field of the input is wrong; the message names it and says what is accepted. Nothing ran.',
+  session_closed: 'The session is closing or closed; open a new one.',
+  open_failed: 'The session could not be opened (clone, workspace, credentials); the session workflow failed with this message.',
+  budget_exhausted: 'The session spent its max_cost_usd or max_tokens; no further task runs.',
+  conflict: 'The request contradicts the session or the repository (another repo_url for a running scope, a branch that exists, a rejected push).',
+  not_found: 'Something named does not exist: a branch, a remote, the repository.',
+  auth: 'The git host or the model provider refused the credentials.',
+  git: 'git failed; the message is its one-line reason.',
+  timeout: 'The operation ran past its time limit and was stopped.',
+  cancelled: 'The task was cancelled (cancel signal or workflow cancel).',
+  binary_missing: 'The backend CLI is not installed on the worker; the message says how to install it.',
+  provider: 'The model provider failed (rate limit, overload, bad model name).',
+  unavailable: 'An infrastructure failure that was retried max_attempts times (a worker, a server, the network).',
+} as const;
+export type FailureType = keyof typeof FAILURE_TYPES;
+
 export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats'] as const;
 export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli or opencode-nats.');
 export type Backend = z.infer<typeof Backend>;
@@ -128,7 +150,9 @@ export const Credentials = z
 
 export const OpenInput = z
   .object({
-    session_id: SessionId.optional().describe('Optional id for the new session; generated when absent.'),
+    session_id: SessionId.optional().describe(
+      'Optional id for the new session; generated when absent. It is the workflow id: a workflow started directly must have none, or this same id.',
+    ),
     repo_url: z
       .string()
       .superRefine(refine(invalidRepoUrlReason))
@@ -318,7 +342,9 @@ export type PushResult = z.infer<typeof PushResult>;
 export const CloseResult = z.object({
   session_id: z.string(),
   success: z.boolean(),
-  reason: z.enum(['closed', 'idle_timeout', 'open_failed']),
+  reason: z
+    .enum(['closed', 'idle_timeout', 'cancelled'])
+    .describe('closed: by coding_close; idle_timeout: an agent-scope session had no operation for idle_timeout_min; cancelled: the workflow was cancelled.'),
   workspace_path: z.string().optional(),
   workspace_deleted: z.boolean(),
 });
@@ -327,7 +353,16 @@ export type CloseResult = z.infer<typeof CloseResult>;
 export const SessionState = z.enum(['opening', 'open', 'closing', 'closed', 'failed']);
 export type SessionState = z.infer<typeof SessionState>;
 
+export const TaskRef = z.object({
+  task: z.number().int().positive(),
+  update_id: z.string().optional(),
+  instruction: z.string(),
+});
+export type TaskRef = z.infer<typeof TaskRef>;
+
 export const TaskRecord = z.object({
+  task: z.number().int().positive().describe('The task number in this session (1, 2, ...): what the cancel signal names.'),
+  update_id: z.string().optional().describe('The id of the code update that ran the task.'),
   instruction: z.string(),
   success: z.boolean(),
   files_changed: z.number().int().nonnegative(),
@@ -350,6 +385,8 @@ export const SessionStatus = z.object({
   scope_id: z.string().optional(),
   state: SessionState,
   busy: z.string().optional().describe('The operation running now, if any.'),
+  running_task: TaskRef.optional().describe('The code task running now, if any.'),
+  queued_tasks: z.array(TaskRef).describe('Code tasks waiting for their turn, oldest first.'),
   backend_session_id: z.string().optional(),
   tasks_run: z.number().int().nonnegative(),
   tokens: Tokens,
@@ -358,6 +395,19 @@ export const SessionStatus = z.object({
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;
+
+export const CancelInput = z
+  .object({
+    session_id: SessionId.optional(),
+    task: z.number().int().positive().optional().describe('The task number to cancel (status: running_task.task, queued_tasks[].task).'),
+    update_id: z.string().min(1).max(200).optional().describe('The update id of the code call to cancel.'),
+  })
+  .strict()
+  .describe(
+    'Input of the cancel signal. With task or update_id: that task, if it is running or queued (a finished one is left alone). ' +
+      'With neither: the task running when the signal arrives, else the oldest queued one; never a task that starts later.',
+  );
+export type CancelInput = z.input<typeof CancelInput>;
 
 /** What a session may still spend; a task is stopped when it crosses it. */
 export interface Budget {

@@ -12,6 +12,7 @@ import { createActivities } from './activities/index.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
 import { workflowBundle } from './workflow-bundle.js';
+import { searchAttributeRegistrar } from './search-attributes-setup.js';
 
 export interface CodingWorker {
   /** Resolves when both workers have stopped. */
@@ -37,7 +38,10 @@ function workflowSpanSinks(tracing: Tracing | undefined): InjectedSinks<OpenTele
 export async function createWorker({ connection, config, env, tracing }: WorkerOptions): Promise<CodingWorker> {
   const backends = new LocalBackendRegistry(config, env);
   const hostQueue = hostTaskQueue(config);
-  const activities = createActivities({ config, backends, hostQueue });
+  const searchAttributes = searchAttributeRegistrar(connection.operatorService, config.temporal.namespace, (line) => console.error(`station-coding worker: ${line}`));
+  // Registered at start where the cluster allows it; each session asks again through an activity.
+  void searchAttributes().catch(() => {});
+  const activities = createActivities({ config, backends, hostQueue, searchAttributes });
   const common = {
     connection,
     namespace: config.temporal.namespace,

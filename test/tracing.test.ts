@@ -53,7 +53,8 @@ describe('tracing', function () {
     const task = all.find((s) => s.name === 'claudecode.task')!;
     const chain = chainOf(all, 'claudecode.task').map((s) => s.name);
     assert.deepEqual(chain, ['claudecode.task', 'RunActivity:runCode', 'StartActivity:runCode', 'HandleUpdate:code', 'StartWorkflowUpdate:code', 'test.run']);
-    assert.ok(all.some((s) => s.name === 'StartWorkflow:codingSession') && all.some((s) => s.name === 'RunWorkflow:codingSession'));
+    // coding_open is one update-with-start: the start and the open update share its span.
+    assert.ok(all.some((s) => s.name === 'UpdateWithStartWorkflow:open') && all.some((s) => s.name === 'RunWorkflow:codingSession'));
 
     const a = task.attributes;
     assert.equal(a.session_id !== undefined && a.workspace, workspace);

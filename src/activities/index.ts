@@ -32,12 +32,14 @@ export interface ActivityDeps {
   config: CodingConfig;
   backends: BackendRegistry;
   hostQueue: string;
+  /** Make sure the session search attributes exist on the cluster: true when they do, false when refused. */
+  searchAttributes: () => Promise<boolean>;
 }
 
 const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export function createActivities({ config, backends, hostQueue }: ActivityDeps) {
+export function createActivities({ config, backends, hostQueue, searchAttributes }: ActivityDeps) {
   /** Run `fn` with a heartbeat every second (liveness and cancellation), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
@@ -55,6 +57,11 @@ export function createActivities({ config, backends, hostQueue }: ActivityDeps) 
   }
 
   return {
+    /** The workflow learns through this result whether it may upsert its search attributes (deterministic). */
+    async registerSearchAttributes(): Promise<boolean> {
+      return searchAttributes();
+    },
+
     async openSession(start: SessionStart): Promise<OpenedSession> {
       const backend = start.backend ?? config.backend;
       const token_env = start.credentials?.token_env;

@@ -29,7 +29,7 @@ Usage:
   station-coding close  <session_id> [--failed]
   station-coding status <session_id>
   station-coding list   [--limit N]
-  station-coding cancel <session_id>            abort the task running in a session
+  station-coding cancel <session_id> [--task N] cancel task N, else the task running (or the oldest queued)
   station-coding config [--keys]                print the effective config (secrets masked), or every key
   station-coding server stop                    stop the embedded Temporal dev server
   station-coding doctor                         check every backend on this host, with the fix for each problem
@@ -72,7 +72,7 @@ const COMMANDS: Record<string, Options> = {
   close: { failed: { type: 'boolean' } },
   status: {},
   list: { limit: { type: 'string' } },
-  cancel: {},
+  cancel: { task: { type: 'string' } },
   config: { keys: { type: 'boolean' } },
   server: {},
   doctor: {},
@@ -293,10 +293,13 @@ async function toolCommand({ client }: Connected, command: string, values: Value
       if (values.limit !== undefined && !/^[1-9]\d*$/.test(String(values.limit))) throw new UsageError('--limit needs a positive whole number');
       result = await client.list(values.limit ? Number(values.limit) : 50);
       break;
-    case 'cancel':
-      await client.cancel(sessionId!);
-      result = { session_id: sessionId, cancel_requested: true };
+    case 'cancel': {
+      if (values.task !== undefined && !/^[1-9]\d*$/.test(String(values.task))) throw new UsageError('--task needs a task number (status: running_task.task)');
+      const target = values.task !== undefined ? { task: Number(values.task) } : {};
+      await client.cancel(sessionId!, target);
+      result = { session_id: sessionId, cancel_requested: true, ...target };
       break;
+    }
   }
   console.log(JSON.stringify(result, null, 2));
   return 0;

@@ -4,17 +4,20 @@
 import { randomBytes } from 'node:crypto';
 import {
   Client,
-  WorkflowExecutionAlreadyStartedError,
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   type Connection,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import {
   BranchInput,
+  CancelInput,
   CloseInput,
   CodeInput,
   CommitInput,
@@ -30,11 +33,9 @@ import {
   type OpenResult,
   type ProgressEvent,
   type PushResult,
-  type SessionStart,
   type SessionStatus,
   type TaskProgress,
 } from '../contract.js';
-import { ensureSearchAttributes } from '../search-attributes-setup.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
 import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
@@ -57,14 +58,20 @@ export interface SessionListing {
   started: string;
 }
 
-/** Every failure the client reports: one line, naming the cause. */
+/** Every failure the client reports: one line, naming the cause, with the contract's failure type when known. */
 export class CodingClientError extends Error {
   override name = 'CodingClientError';
+  constructor(
+    message: string,
+    /** One of the contract's FAILURE_TYPES (invalid_input, session_closed, open_failed, ...), when the session said. */
+    readonly type?: string,
+  ) {
+    super(message);
+  }
 }
 
 export class CodingClient {
   readonly client: Client;
-  private searchAttributes?: Promise<boolean>;
 
   constructor(
     connection: Connection,
@@ -74,27 +81,32 @@ export class CodingClient {
     this.client = new Client({ connection, namespace: options.namespace, interceptors });
   }
 
-  /** coding_open: start a session (or attach to the running one of a workflow scope) and wait until it is open. */
+  /**
+   * coding_open in one round trip: start the session (or attach to the running one with this id, e.g. a workflow
+   * scope) and wait until it is open, with update-with-start.
+   */
   async open(input: OpenInput, runOptions: SessionRunOptions = {}): Promise<OpenResult> {
     const req = parseOrThrow(OpenInput, input, 'coding_open input');
     const sessionId = req.scope === 'workflow' ? `coding_wf_${req.scope_id}` : (req.session_id ?? newSessionId());
-    const start: SessionStart = { ...req, session_id: sessionId };
-    this.searchAttributes ??= ensureSearchAttributes(this.client.connection.operatorService, this.options.namespace, (line) => console.error(`station-coding: ${line}`));
-    const search_attributes = await this.searchAttributes;
-    let handle: WorkflowHandle;
+    // The workflow id is the session id; the workflow applies the defaults itself, so it gets the input as given.
+    const { session_id: _, ...startInput } = input;
+    const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
+      workflowId: sessionId,
+      taskQueue: this.options.taskQueue,
+      args: Object.keys(runOptions).length > 0 ? [startInput, runOptions] : [startInput],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `coding session${req.title ? `: ${req.title}` : ''}${req.repo_url ? ` on ${req.repo_url}` : ''}`,
+      staticDetails: [
+        `repo: ${req.repo_url ?? req.workspace_path ?? '(empty workspace)'}`,
+        `backend: ${req.backend ?? '(worker default)'} · scope: ${req.scope}${req.scope_id ? ` (${req.scope_id})` : ''}`,
+        `status: \`station-coding status ${sessionId}\``,
+      ].join('\n\n'),
+    });
     try {
-      handle = await this.client.workflow.start(WORKFLOW_TYPE, {
-        workflowId: sessionId,
-        taskQueue: this.options.taskQueue,
-        args: [start, { ...runOptions, search_attributes }],
-        workflowIdConflictPolicy: req.scope === 'workflow' ? 'USE_EXISTING' : 'FAIL',
-        staticSummary: `coding session${req.title ? `: ${req.title}` : ''}${req.repo_url ? ` on ${req.repo_url}` : ''}`,
-      });
+      return await this.client.workflow.executeUpdateWithStart(openUpdate, { args: [startInput], startWorkflowOperation });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CodingClientError(`session_id: ${sessionId} is already in use by a running session`);
-      throw explain(err, sessionId);
+      throw await this.explainMissing(err, this.handle(sessionId), sessionId);
     }
-    return this.update(handle, openUpdate, input, sessionId);
   }
 
   /** code: run a coding task. `onProgress` receives the backend's tool calls while it runs. */
@@ -143,10 +155,11 @@ export class CodingClient {
     return this.update(this.handle(input.session_id), closeUpdate, input, input.session_id);
   }
 
-  /** Abort the task that is running in the session, if any. */
-  async cancel(sessionId: string): Promise<void> {
+  /** Cancel a code task: the one named by `task` or `update_id`, else the one running (or the oldest queued). */
+  async cancel(sessionId: string, target: Omit<CancelInput, 'session_id'> = {}): Promise<void> {
+    parseOrThrow(CancelInput, target, 'cancel input');
     try {
-      await this.handle(sessionId).signal(cancelSignal);
+      await this.handle(sessionId).signal(cancelSignal, target);
     } catch (err) {
       throw await this.explainMissing(err, this.handle(sessionId), sessionId);
     }
@@ -158,7 +171,7 @@ export class CodingClient {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
       if (description.status.name === 'COMPLETED') return ((await handle.result()) as SessionEnd).status;
-      throw new CodingClientError(`session ${sessionId} ended abnormally (${description.status.name.toLowerCase()})`);
+      throw await this.endedAbnormally(handle, sessionId, description.status.name);
     } catch (err) {
       throw explain(err, sessionId);
     }
@@ -200,14 +213,30 @@ export class CodingClient {
 
   /** Temporal says "not found" both for a session that never existed and for one that has ended: tell them apart. */
   private async explainMissing(err: unknown, handle: WorkflowHandle, sessionId: string): Promise<Error> {
-    if (err instanceof WorkflowNotFoundError) {
-      const ended = await handle.describe().then(
-        (d) => d.status.name !== 'RUNNING',
-        () => false,
-      );
-      if (ended) return new CodingClientError(`session ${sessionId} is closed`);
+    if (!(err instanceof WorkflowNotFoundError) && grpcCode(err) !== GRPC_NOT_FOUND) return explain(err, sessionId);
+    const status = await handle.describe().then(
+      (d) => d.status.name,
+      () => undefined,
+    );
+    if (status === undefined) return explain(err, sessionId);
+    if (status === 'COMPLETED') return new CodingClientError(`session ${sessionId} is closed`, 'session_closed');
+    if (status === 'RUNNING') return explain(err, sessionId);
+    return this.endedAbnormally(handle, sessionId, status);
+  }
+
+  /** A session workflow that failed (an open that failed, an invalid start), was cancelled or terminated: say why. */
+  private async endedAbnormally(handle: WorkflowHandle, sessionId: string, status: string): Promise<CodingClientError> {
+    const cause = await handle.result().then(
+      () => undefined,
+      (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : undefined),
+    );
+    if (cause instanceof ApplicationFailure) {
+      const what = cause.type === 'open_failed' ? 'could not open' : 'failed';
+      return new CodingClientError(`session ${sessionId} ${what}: ${cause.message}`, cause.type ?? undefined);
     }
-    return explain(err, sessionId);
+    if (cause instanceof CancelledFailure) return new CodingClientError(`session ${sessionId} was cancelled`, 'session_closed');
+    if (cause instanceof TerminatedFailure) return new CodingClientError(`session ${sessionId} was terminated: ${cause.message}`, 'session_closed');
+    return new CodingClientError(`session ${sessionId} ended abnormally (${status.toLowerCase()})`, 'session_closed');
   }
 
   /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
@@ -233,18 +262,35 @@ export function newSessionId(): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One line a person can act on, from whatever Temporal threw. */
+const GRPC_NOT_FOUND = 5;
+const GRPC_UNAVAILABLE = 14;
+
+/** The gRPC status code of a service error (directly or as its cause), if any. */
+function grpcCode(err: unknown): number | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'number') return e.code;
+  }
+  return undefined;
+}
+
+/** One line a person can act on, from whatever Temporal threw; the session's failure type when it gave one. */
 export function explain(err: unknown, sessionId: string): Error {
   if (err instanceof CodingClientError || err instanceof InvalidInputError) return err;
-  if (err instanceof WorkflowNotFoundError) return new CodingClientError(`session ${sessionId} not found`);
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause as Error | undefined;
-    return new CodingClientError(cause?.message ?? err.message);
+  if (err instanceof WorkflowNotFoundError) return new CodingClientError(`session ${sessionId} not found`, 'not_found');
+  if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) return new CodingClientError(cause.message, cause.type ?? undefined);
+    if (cause instanceof CancelledFailure) return new CodingClientError('cancelled', 'cancelled');
+    return new CodingClientError(firstLine(cause?.message ?? err.message));
   }
-  const message = err instanceof Error ? err.message : String(err);
-  if (/workflow execution already completed|workflow (execution )?not found|already completed/i.test(message)) {
-    return new CodingClientError(`session ${sessionId} is closed`);
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return new CodingClientError(`session ${sessionId} did not answer in time (is a station-coding worker running on its task queue?)`, 'unavailable');
   }
-  if (/not found/i.test(message)) return new CodingClientError(`session ${sessionId} not found`);
-  return new CodingClientError(message.split('\n')[0] ?? 'unknown error');
+  const message = firstLine(err instanceof Error ? err.message : String(err));
+  if (grpcCode(err) === GRPC_UNAVAILABLE) return new CodingClientError(`Temporal is unreachable: ${message}`, 'unavailable');
+  return new CodingClientError(message);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? 'unknown error';
 }

@@ -6,6 +6,7 @@ import {
   UPDATES,
   type BranchInput,
   type BranchResult,
+  type CancelInput,
   type CloseInput,
   type CloseResult,
   type CodeInput,
@@ -27,7 +28,7 @@ export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.co
 export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
 export const closeUpdate = defineUpdate<CloseResult, [CloseInput]>(UPDATES.close);
 export const statusQuery = defineQuery<SessionStatus>(QUERY_STATUS);
-export const cancelSignal = defineSignal(SIGNAL_CANCEL);
+export const cancelSignal = defineSignal<[CancelInput?]>(SIGNAL_CANCEL);
 
 /** What a finished session workflow returns. */
 export interface SessionEnd {

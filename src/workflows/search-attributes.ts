@@ -1,5 +1,5 @@
 // The search attributes every session keeps current, so `temporal workflow list --query` and the Temporal UI
-// can find sessions by backend, repository, branch, state, scope and cost. Workflow-safe (no I/O).
+// can find sessions by backend, repository, branch, state, scope, cost and title. Workflow-safe (no I/O).
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const SEARCH_ATTRIBUTES = {
@@ -9,4 +9,5 @@ export const SEARCH_ATTRIBUTES = {
   state: defineSearchAttributeKey('CodingState', 'KEYWORD'),
   scope: defineSearchAttributeKey('CodingScope', 'KEYWORD'),
   cost: defineSearchAttributeKey('CodingCost', 'DOUBLE'),
+  title: defineSearchAttributeKey('CodingTitle', 'KEYWORD'),
 } as const;

@@ -1,0 +1,464 @@
+// The state of one coding session and its operations, kept apart from the handler wiring in coding-session.ts
+// (the safe-message-handlers shape of Temporal's samples). Deterministic only: every effect is an activity on the
+// worker that holds the workspace, and the clock is the workflow's.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  upsertMemo,
+  upsertSearchAttributes,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { Activities, OpenedSession } from '../activities/index.js';
+import {
+  addTokens,
+  countedTokens,
+  describeZodError,
+  zeroTokens,
+  type Budget,
+  type BranchRequest,
+  type BranchResult,
+  type CancelInput,
+  type CloseResult,
+  type CodeRequest,
+  type CodeResult,
+  type CommitRequest,
+  type CommitResult,
+  type FailureType,
+  type OpenRequest,
+  type OpenResult,
+  type PushRequest,
+  type PushResult,
+  type SessionStatus,
+  type TaskRecord,
+  type TaskRef,
+} from '../contract.js';
+import { oneLine } from '../text.js';
+import { currentDetails } from './current-details.js';
+import { OperationQueue } from './operation-queue.js';
+import { SEARCH_ATTRIBUTES } from './search-attributes.js';
+import type { z } from 'zod';
+
+/** What a session hands to its next run when it continues as new. */
+export interface SessionSnapshot {
+  start: OpenRequest;
+  opened: OpenedSession;
+  status: SessionStatus;
+  opens: number;
+  search_attributes: boolean;
+  next_task: number;
+}
+
+const TASKS_KEPT = 50;
+const TASK_TIMEOUT_GRACE_MS = 2 * 60_000;
+const HEARTBEAT_TIMEOUT = '20 seconds';
+/** If the worker holding the workspace is gone this long, an operation fails instead of waiting forever. */
+const HOST_PICKUP_TIMEOUT = '5 minutes';
+
+interface QueuedTask extends TaskRef {
+  cancelled: boolean;
+  scope?: CancellationScope;
+}
+
+/** A failure every client can branch on: an ApplicationFailure with one of the contract's types. */
+export function failure(message: string, type: FailureType): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}
+
+/** Parse with a contract schema, or fail with invalid_input naming every bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw failure(`invalid ${what}: ${describeZodError(parsed.error)}`, 'invalid_input');
+  return parsed.data;
+}
+
+export class Session {
+  readonly status: SessionStatus;
+  opened?: OpenedSession;
+  closeResult?: CloseResult;
+  /** Why the session could not open (set once, then the workflow fails with it). */
+  openFailure?: ApplicationFailure;
+  opens: number;
+  searchAttributes: boolean;
+  /** Workflow time of the last operation's end: what the idle timeout counts from. */
+  lastActive = Date.now();
+  private nextTask: number;
+  private readonly queue = new OperationQueue();
+  private readonly tasks: QueuedTask[] = [];
+  /** What memo and search attributes last said (a new run publishes again). */
+  private published?: string;
+
+  constructor(
+    readonly id: string,
+    readonly start: OpenRequest,
+    carried?: SessionSnapshot,
+  ) {
+    this.opened = carried?.opened;
+    this.opens = carried?.opens ?? 0;
+    this.searchAttributes = carried?.search_attributes ?? false;
+    this.nextTask = carried?.next_task ?? 1;
+    this.status = carried?.status ?? {
+      session_id: id,
+      title: start.title,
+      backend: start.backend,
+      repo_url: start.repo_url,
+      branch: start.branch,
+      workspace_path: start.workspace_path,
+      scope: start.scope,
+      scope_id: start.scope_id,
+      state: 'opening',
+      tasks_run: 0,
+      tokens: zeroTokens(),
+      cost: 0,
+      queued_tasks: [],
+      tasks: [],
+    };
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      start: this.start,
+      opened: this.opened!,
+      status: this.status,
+      opens: this.opens,
+      search_attributes: this.searchAttributes,
+      next_task: this.nextTask,
+    };
+  }
+
+  get closed(): boolean {
+    return this.closeResult !== undefined;
+  }
+
+  /** No operation is running or waiting for its turn. */
+  get idle(): boolean {
+    return this.queue.idle;
+  }
+
+  // ---- opening ----
+
+  async open(): Promise<void> {
+    const activities = proxyActivities<Activities>({
+      startToCloseTimeout: '2 hours',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { maximumAttempts: 3, initialInterval: '2 seconds' },
+      summary: `open: ${this.start.repo_url ?? this.start.workspace_path ?? 'empty workspace'}`,
+    });
+    try {
+      this.opened = await activities.openSession({ ...this.start, session_id: this.id });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.failOpen(failure(operationFailure(err).message, 'open_failed'));
+      return;
+    }
+    Object.assign(this.status, {
+      state: 'open',
+      backend: this.opened.session.backend,
+      workspace_path: this.opened.session.workspace_path,
+      managed: this.opened.session.managed,
+      repo_url: this.opened.session.repo_url,
+      branch: this.opened.branch ?? this.status.branch,
+    });
+    this.publish();
+  }
+
+  failOpen(reason: ApplicationFailure): void {
+    this.openFailure = reason;
+    this.status.state = 'failed';
+    this.status.last_error = reason.message;
+    this.publish();
+  }
+
+  /** The search attributes exist on the cluster (the worker registers them where allowed). */
+  async enableSearchAttributes(): Promise<void> {
+    const activities = proxyActivities<Activities>({
+      startToCloseTimeout: '30 seconds',
+      retry: { maximumAttempts: 5, initialInterval: '1 second' },
+      summary: 'register search attributes',
+    });
+    this.searchAttributes = await activities.registerSearchAttributes().catch(() => false);
+    this.publish();
+  }
+
+  /** The coding_open result, once the session is open (a later caller is attached). */
+  async openResult(): Promise<OpenResult> {
+    this.opens++;
+    await condition(() => this.status.state !== 'opening');
+    if (this.openFailure) throw this.openFailure;
+    if (!this.opened) throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+    return {
+      session_id: this.id,
+      workspace_path: this.opened.session.workspace_path,
+      repo_cloned: this.opened.repo_cloned,
+      managed: this.opened.session.managed,
+      attached: this.opens > 1,
+      backend: this.opened.session.backend,
+      ...(this.status.branch ? { branch: this.status.branch } : {}),
+    };
+  }
+
+  /** Refusals an update validator can make before anything reaches history. */
+  assertAccepting(): void {
+    if (this.openFailure) throw this.openFailure;
+    if (this.status.state === 'closing' || this.status.state === 'closed') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+  }
+
+  // ---- operations ----
+
+  /**
+   * Run `fn` as the session's only operation: wait until the session is open and every earlier operation is
+   * done, in arrival order. `giveUp` lets a queued operation leave the line (a cancelled task).
+   */
+  async exclusive<T>(name: string, fn: () => Promise<T>, giveUp: () => boolean = () => false): Promise<T | undefined> {
+    const ticket = this.queue.take();
+    let holding = false;
+    try {
+      await condition(() => giveUp() || (this.status.state !== 'opening' && this.queue.isTurn(ticket)));
+      if (giveUp()) return undefined;
+      this.assertAccepting();
+      if (this.status.state !== 'open') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+      holding = true;
+      this.status.busy = name;
+      this.publish();
+      return await fn();
+    } finally {
+      this.queue.release(ticket);
+      if (holding) {
+        this.status.busy = undefined;
+        this.lastActive = Date.now();
+        this.publish();
+      }
+    }
+  }
+
+  async code(req: CodeRequest, updateId: string | undefined): Promise<CodeResult> {
+    const task: QueuedTask = { task: this.nextTask++, update_id: updateId, instruction: oneLine(req.instruction, 120), cancelled: false };
+    this.tasks.push(task);
+    this.publishTasks();
+    try {
+      const result = await this.exclusive('code', () => this.runTask(task, req), () => task.cancelled);
+      return result ?? this.cancelledBeforeStart(task);
+    } finally {
+      this.tasks.splice(this.tasks.indexOf(task), 1);
+      this.publishTasks();
+    }
+  }
+
+  private async runTask(task: QueuedTask, req: CodeRequest): Promise<CodeResult> {
+    if (task.cancelled) return this.cancelledBeforeStart(task);
+    const exhausted = this.budgetExhausted();
+    if (exhausted) throw failure(exhausted, 'budget_exhausted');
+    const activity = this.hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
+      // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
+      startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
+    task.scope = new CancellationScope();
+    this.status.running_task = { task: task.task, update_id: task.update_id, instruction: task.instruction };
+    this.publishTasks();
+    let result: CodeResult;
+    try {
+      const outcome = await task.scope.run(() => activity.runCode(this.opened!.session, req, this.status.title, this.remainingBudget()));
+      const { backend_session_id, ...rest } = outcome;
+      if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
+      result = rest;
+    } catch (err) {
+      if (!isCancellation(err)) {
+        const reason = operationFailure(err);
+        this.record(task, this.failedTask(reason.message));
+        throw reason;
+      }
+      result = this.failedTask('cancelled');
+    } finally {
+      task.scope = undefined;
+      this.status.running_task = undefined;
+    }
+    this.record(task, result);
+    return result;
+  }
+
+  private cancelledBeforeStart(task: TaskRef): CodeResult {
+    const result = this.failedTask('cancelled', 'The task was cancelled before it started.');
+    this.record(task, result);
+    return result;
+  }
+
+  /** The cancel signal: the named task, else the one running, else the oldest queued; never a later one. */
+  cancel(input: CancelInput): void {
+    const named = input.task !== undefined || input.update_id !== undefined;
+    const target = named
+      ? this.tasks.find((t) => (input.task === undefined || t.task === input.task) && (input.update_id === undefined || t.update_id === input.update_id))
+      : (this.tasks.find((t) => t.scope) ?? this.tasks[0]);
+    if (!target) return;
+    target.cancelled = true;
+    target.scope?.cancel();
+  }
+
+  async branch(req: BranchRequest): Promise<BranchResult> {
+    return (await this.exclusive('branch', async () => {
+      const result = await this.hostActivities(`branch: ${req.create ? 'create ' : ''}${req.branch}`)
+        .createBranch(this.opened!.session, req)
+        .catch((err) => this.fail(err));
+      this.status.branch = result.branch;
+      return result;
+    }))!;
+  }
+
+  async commit(req: CommitRequest): Promise<CommitResult> {
+    return (await this.exclusive('commit', () =>
+      this.hostActivities(`commit: ${oneLine(req.message, 60)}`)
+        .commitChanges(this.opened!.session, req)
+        .catch((err) => this.fail(err)),
+    ))!;
+  }
+
+  async push(req: PushRequest): Promise<PushResult> {
+    return (await this.exclusive('push', () =>
+      this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`)
+        .pushBranch(this.opened!.session, req)
+        .catch((err) => this.fail(err)),
+    ))!;
+  }
+
+  async closeBy(success: boolean): Promise<CloseResult> {
+    return (await this.exclusive('close', () => this.close(success, 'closed')))!;
+  }
+
+  /** End the session: apply the cleanup policy on the worker that holds the workspace. */
+  async close(success: boolean, reason: CloseResult['reason']): Promise<CloseResult> {
+    this.status.state = 'closing';
+    this.publish();
+    const policy = this.opened!.cleanup_policy;
+    const lastTaskOk = this.status.tasks.at(-1)?.success ?? true;
+    const deleteWorkspace = this.opened!.session.managed && (policy === 'on_session_end' || (policy === 'on_success' && success && lastTaskOk));
+    let deleted = false;
+    try {
+      const done = await this.hostActivities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`).closeSession(this.opened!.session, deleteWorkspace);
+      deleted = done.workspace_deleted;
+    } catch (err) {
+      // The session still ends; the state says why the workspace may remain.
+      this.status.last_error = `cleanup failed: ${operationFailure(err).message}`;
+    }
+    this.status.state = 'closed';
+    this.closeResult = { session_id: this.id, success, reason, workspace_path: this.opened!.session.workspace_path, workspace_deleted: deleted };
+    this.publish();
+    return this.closeResult;
+  }
+
+  // ---- budget ----
+
+  /** What the session may still spend, when it has a budget. */
+  remainingBudget(): Budget | undefined {
+    const budget = this.opened?.budget;
+    if (!budget || (budget.max_cost_usd === undefined && budget.max_tokens === undefined)) return undefined;
+    return {
+      ...(budget.max_cost_usd !== undefined ? { max_cost_usd: budget.max_cost_usd - this.status.cost } : {}),
+      ...(budget.max_tokens !== undefined ? { max_tokens: budget.max_tokens - countedTokens(this.status.tokens) } : {}),
+    };
+  }
+
+  budgetExhausted(): string | undefined {
+    const left = this.remainingBudget();
+    if (left?.max_cost_usd !== undefined && left.max_cost_usd <= 0) {
+      return `budget exhausted: the session spent $${this.status.cost.toFixed(4)} of its $${this.opened!.budget.max_cost_usd} (max_cost_usd)`;
+    }
+    if (left?.max_tokens !== undefined && left.max_tokens <= 0) {
+      return `budget exhausted: the session used ${countedTokens(this.status.tokens)} of its ${this.opened!.budget.max_tokens} tokens (max_tokens)`;
+    }
+    return undefined;
+  }
+
+  // ---- records and publishing ----
+
+  private hostActivities(summary: string, extra: Partial<ActivityOptions> = {}) {
+    return proxyActivities<Activities>({
+      taskQueue: this.opened!.worker_queue,
+      startToCloseTimeout: '30 minutes',
+      scheduleToStartTimeout: HOST_PICKUP_TIMEOUT,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '1 second' },
+      summary,
+      ...extra,
+    });
+  }
+
+  private fail(err: unknown): never {
+    const reason = operationFailure(err);
+    this.status.last_error = reason.message;
+    throw reason;
+  }
+
+  private failedTask(error: string, summary?: string): CodeResult {
+    const trace = { backend: this.opened?.session.backend ?? this.status.backend ?? 'claudecode', tokens: zeroTokens(), cost: 0, duration_ms: 0, tool_calls: [] };
+    return {
+      success: false,
+      summary: summary ?? (error === 'cancelled' ? 'The task was cancelled.' : `The task failed: ${error}`),
+      error,
+      files_changed: [],
+      trace,
+    };
+  }
+
+  private record(task: TaskRef, result: CodeResult): void {
+    if (!result.success) this.status.last_error = result.error ?? result.summary;
+    const tokens = result.trace.tokens;
+    this.status.tasks_run++;
+    this.status.cost += result.trace.cost;
+    this.status.tokens = addTokens(this.status.tokens, tokens);
+    const entry: TaskRecord = {
+      task: task.task,
+      ...(task.update_id ? { update_id: task.update_id } : {}),
+      instruction: task.instruction,
+      success: result.success,
+      files_changed: result.files_changed.length,
+      duration_ms: result.trace.duration_ms,
+      tokens,
+      cost: result.trace.cost,
+      ...(result.error ? { error: oneLine(result.error, 300) } : {}),
+    };
+    this.status.tasks = [...this.status.tasks, entry].slice(-TASKS_KEPT);
+  }
+
+  private publishTasks(): void {
+    this.status.queued_tasks = this.tasks.filter((t) => !t.scope && !t.cancelled).map(({ task, update_id, instruction }) => ({ task, update_id, instruction }));
+    this.publish();
+  }
+
+  /** Publish the session's state where Temporal's own tools see it: memo, current details, search attributes. */
+  publish(): void {
+    const s = this.status;
+    setCurrentDetails(currentDetails(s));
+    // Memo and search attributes are history events: written only when they change.
+    const memo = { backend: s.backend, repo_url: s.repo_url, branch: s.branch, state: s.state, scope: s.scope, title: s.title, cost: s.cost, tasks_run: s.tasks_run };
+    const published = JSON.stringify([memo, this.searchAttributes]);
+    if (published === this.published) return;
+    this.published = published;
+    upsertMemo(memo);
+    if (!this.searchAttributes) return;
+    const pairs: SearchAttributeUpdatePair[] = [
+      { key: SEARCH_ATTRIBUTES.state, value: s.state },
+      { key: SEARCH_ATTRIBUTES.scope, value: s.scope },
+      { key: SEARCH_ATTRIBUTES.cost, value: s.cost },
+    ];
+    if (s.backend) pairs.push({ key: SEARCH_ATTRIBUTES.backend, value: s.backend });
+    if (s.repo_url) pairs.push({ key: SEARCH_ATTRIBUTES.repo, value: s.repo_url });
+    if (s.branch) pairs.push({ key: SEARCH_ATTRIBUTES.branch, value: s.branch });
+    if (s.title) pairs.push({ key: SEARCH_ATTRIBUTES.title, value: s.title });
+    upsertSearchAttributes(pairs);
+  }
+}
+
+/** Update handlers fail with an ApplicationFailure carrying the real cause and its type, never the workflow. */
+export function operationFailure(err: unknown): ApplicationFailure {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'unavailable');
+  if (cause instanceof Error && cause.name === 'TimeoutFailure') return failure(`${cause.message}: the worker holding the workspace did not answer`, 'timeout');
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return failure(message, 'unavailable');
+}
