@@ -31,6 +31,11 @@ try {
 } catch {
   problems.push('git is not installed: apt-get install -y git');
 }
+try {
+  execFileSync('python3', ['-c', 'import temporalio'], { stdio: 'pipe' });
+} catch {
+  problems.push('the Temporal Python SDK is not installed (the wire-contract test drives sessions with it): python3 -m pip install temporalio==1.35.0');
+}
 if (problems.length) {
   for (const p of problems) console.error(`preflight: ${p}`);
   process.exit(1);
