@@ -1,0 +1,94 @@
+// Stub activities for testing the session workflow alone (no git, no agent): the workflow is the thing under
+// test, so its rules are pinned in milliseconds. Each stub records what it was asked, and how many ran at once.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Activities, OpenedSession } from '../../src/activities/index.js';
+import type { CodeResult, SessionStart } from '../../src/contract.js';
+
+export interface StubLog {
+  calls: string[];
+  maxConcurrent: number;
+  closed: Array<{ session: string; delete_workspace: boolean }>;
+}
+
+/** Knobs a test sets through the start input's title: `idle=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`. */
+function knobs(title: string | undefined): Record<string, string> {
+  return Object.fromEntries((title ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.split('=')[0], kv.split('=')[1] ?? '1']));
+}
+
+export function stubActivities(taskQueue: string): { activities: Activities; log: StubLog } {
+  const log: StubLog = { calls: [], maxConcurrent: 0, closed: [] };
+  const knobsOf = new Map<string, Record<string, string>>();
+  let running = 0;
+  const tracked = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    log.calls.push(name);
+    running++;
+    log.maxConcurrent = Math.max(log.maxConcurrent, running);
+    try {
+      return await fn();
+    } finally {
+      running--;
+    }
+  };
+  /** Sleep while heartbeating, so a cancel reaches the stub like it reaches a real task. */
+  const work = async (ms: number) => {
+    const ctx = Context.current();
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      ctx.heartbeat();
+      await ctx.sleep(Math.min(50, end - Date.now()));
+    }
+  };
+
+  const activities = {
+    async registerSearchAttributes() {
+      return true;
+    },
+    async openSession(start: SessionStart): Promise<OpenedSession> {
+      const k = knobs(start.title);
+      knobsOf.set(start.session_id, k);
+      return tracked(`open ${start.session_id}`, async () => {
+        await work(Number(k.open_ms ?? 0));
+        if (k.fail_open) throw ApplicationFailure.nonRetryable(`repository not found: ${start.repo_url}`, 'not_found');
+        return {
+          session: { session_id: start.session_id, backend: start.backend ?? 'claudecode', workspace_path: `/stub/${start.session_id}`, managed: true, repo_url: start.repo_url },
+          repo_cloned: true,
+          branch: 'main',
+          worker_queue: taskQueue,
+          cleanup_policy: start.cleanup_policy ?? 'on_session_end',
+          idle_timeout_ms: Number(k.idle ?? 3_600_000),
+          task_timeout_ms: 60_000,
+          max_attempts: 1,
+          budget: start.max_cost_usd !== undefined ? { max_cost_usd: start.max_cost_usd } : {},
+        };
+      });
+    },
+    async runCode(session, req): Promise<CodeResult & { backend_session_id?: string }> {
+      return tracked(`code ${req.instruction}`, async () => {
+        const ms = /slow/.test(req.instruction) ? 1500 : 20;
+        await work(ms);
+        const cost = Number(knobsOf.get(session.session_id)?.cost ?? 0);
+        const tokens = { input: 10, output: 5, reasoning: 0, cache_read: 0, cache_write: 0 };
+        return { success: true, summary: `did: ${req.instruction}`, files_changed: [], trace: { backend: session.backend, tokens, cost, duration_ms: ms, tool_calls: [] } };
+      });
+    },
+    async createBranch(_session, req) {
+      return tracked(`branch ${req.branch}`, async () => {
+        await work(30);
+        return { success: true, branch: req.branch, created: req.create };
+      });
+    },
+    async commitChanges(_session, req) {
+      return tracked(`commit ${req.message}`, async () => ({ success: true, commit_hash: 'f'.repeat(40), files_changed: 1, insertions: 1, deletions: 0 }));
+    },
+    async pushBranch(_session, req) {
+      return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
+    },
+    async closeSession(session, delete_workspace) {
+      return tracked(`close ${session.session_id}`, async () => {
+        log.closed.push({ session: session.session_id, delete_workspace });
+        return { workspace_deleted: delete_workspace };
+      });
+    },
+  } satisfies Activities;
+  return { activities, log };
+}

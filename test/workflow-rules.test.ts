@@ -1,0 +1,256 @@
+// The session workflow's own rules, with stub activities (no git, no agent): wait for open, one operation at a
+// time in arrival order, validation with typed failures, invalid start, failed open, cancel that names its task,
+// idle timeout with one timer, continue-as-new, budget refusal, workflow cancel. Real Temporal dev server.
+// With RECORD_HISTORIES=1 each scenario's history is written to test/fixtures/histories (replayed by replay.test).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import proto from '@temporalio/proto';
+import { Client, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { WORKFLOW_TYPE, type OpenInput } from '../src/contract.js';
+import { workflowBundle } from '../src/workflow-bundle.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, openUpdate, statusQuery } from '../src/workflows/definitions.js';
+import type { SessionRunOptions } from '../src/workflows/coding-session.js';
+import { getWorld, ROOT } from './support/world.js';
+import { stubActivities, type StubLog } from './support/stub-activities.js';
+
+export const HISTORIES_DIR = join(ROOT, 'test', 'fixtures', 'histories');
+
+/** The failure an update or workflow ended with: its ApplicationFailure type and message. */
+async function failureOf(promise: Promise<unknown>): Promise<{ type?: string; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError || err instanceof WorkflowFailedError ? err.cause : err;
+    if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
+    if (cause instanceof CancelledFailure) return { type: 'CancelledFailure', message: cause.message };
+    return { message: String(err) };
+  }
+  assert.fail('expected a failure');
+}
+
+describe('session workflow rules (stub activities)', function () {
+  let client: Client;
+  let worker: Worker;
+  let running: Promise<void>;
+  let connection: NativeConnection;
+  let log: StubLog;
+  let taskQueue: string;
+
+  before(async () => {
+    const w = await getWorld();
+    client = new Client({ connection: w.connection });
+    taskQueue = `wf-rules-${randomBytes(3).toString('hex')}`;
+    const stubs = stubActivities(taskQueue);
+    log = stubs.log;
+    connection = await NativeConnection.connect({ address: w.temporal.address });
+    worker = await Worker.create({
+      connection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: stubs.activities,
+      maxHeartbeatThrottleInterval: '50 milliseconds',
+      defaultHeartbeatThrottleInterval: '50 milliseconds',
+    });
+    running = worker.run();
+  });
+  after(async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+  });
+
+  const start = (input: OpenInput | Record<string, unknown>, options?: SessionRunOptions, id = `wf_${randomBytes(4).toString('hex')}`) =>
+    client.workflow.start(WORKFLOW_TYPE, { workflowId: id, taskQueue, args: options ? [input, options] : [input] });
+
+  async function record(name: string, handle: WorkflowHandle, runId?: string): Promise<void> {
+    if (!process.env.RECORD_HISTORIES) return;
+    // Plain protobuf objects as JSON (read back with History.fromObject): the SDK's historyFromJSON fails here
+    // with "type must be a Type", because npm installs two copies of protobufjs 8 under @temporalio/*.
+    const h = runId ? client.workflow.getHandle(handle.workflowId, runId) : handle;
+    const history = proto.temporal.api.history.v1.History.toObject((await h.fetchHistory()) as never, { longs: String, enums: String, bytes: String });
+    mkdirSync(HISTORIES_DIR, { recursive: true });
+    writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
+  }
+
+  it('an update sent right after the start waits for the open, then runs', async () => {
+    const handle = await start({ repo_url: 'https://example.invalid/r.git', title: 'open_ms=800' });
+    const branch = await handle.executeUpdate(branchUpdate, { args: [{ branch: 'feature/early', create: true }] });
+    assert.equal(branch.branch, 'feature/early');
+    const opened = await handle.executeUpdate(openUpdate, { args: [{}] });
+    assert.equal(opened.session_id, handle.workflowId, 'the session id is the workflow id');
+    assert.equal(opened.attached, false, 'the first open is not an attach');
+    assert.equal((await handle.executeUpdate(openUpdate, { args: [{}] })).attached, true, 'a second open attaches');
+    assert.equal((await handle.query(statusQuery)).scope, 'agent', 'the default scope is applied by the workflow');
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await handle.result();
+    await record('full-session-early-update', handle);
+  });
+
+  it('operations run one at a time, in the order they arrived', async () => {
+    const handle = await start({ title: 'open_ms=300' });
+    const before = log.calls.length;
+    log.maxConcurrent = 0;
+    const names = Array.from({ length: 6 }, (_, i) => `serial/b${i}`);
+    const results = [];
+    for (const branch of names) results.push(handle.executeUpdate(branchUpdate, { args: [{ branch, create: true }] }));
+    await Promise.all(results);
+    assert.equal(log.maxConcurrent, 1);
+    // Arrival order is the order the workflow accepted the updates in (the client sends them concurrently).
+    const accepted = (await handle.fetchHistory()).events!.flatMap((e) => {
+      const request = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+      if (request?.input?.name !== 'branch') return [];
+      return [defaultPayloadConverter.fromPayload<{ branch: string }>(request.input.args!.payloads![0] as never).branch];
+    });
+    assert.deepEqual([...accepted].sort(), [...names].sort());
+    assert.deepEqual(
+      log.calls.slice(before).filter((c) => c.startsWith('branch ')),
+      accepted.map((n) => `branch ${n}`),
+    );
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+  });
+
+  it('bad payloads are refused with invalid_input naming the field, before history, and the session lives on', async () => {
+    const handle = await start({});
+    await handle.executeUpdate(openUpdate, { args: [{}] });
+    const cases: Array<[() => Promise<unknown>, RegExp]> = [
+      [() => handle.executeUpdate(codeUpdate, { args: [{ instruction: '' }] }), /instruction: must not be empty/],
+      [() => handle.executeUpdate(branchUpdate, { args: [{ branch: 'x', bogus: 1 } as never] }), /bogus: unknown field/],
+      [() => handle.executeUpdate(branchUpdate, { args: [{ session_id: 'someone_else', branch: 'x' }] }), /session_id: someone_else does not match this session/],
+      [() => handle.executeUpdate(codeUpdate, { args: [{ instruction: 'x', files: ['../etc/passwd'] }] }), /files\.0: must stay inside the workspace/],
+    ];
+    for (const [send, message] of cases) {
+      const f = await failureOf(send());
+      assert.equal(f.type, 'invalid_input');
+      assert.match(f.message, message);
+    }
+    const history = await handle.fetchHistory();
+    const accepted = history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).map((e) => e.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.name);
+    assert.deepEqual(accepted, ['open'], 'a rejected update leaves no trace in history');
+    assert.equal((await handle.query(statusQuery)).state, 'open');
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+  });
+
+  it('an invalid start input fails the workflow at once with invalid_input naming the field', async () => {
+    for (const [input, field] of [
+      [{ scope: 'galaxy' }, /scope: /],
+      [{ cleanup_policy: 'sometimes' }, /cleanup_policy: /],
+      [{ scope: 'workflow' }, /scope_id: is required/],
+      [{ repo_url: 'ext::sh -c x' }, /repo_url: transport syntax/],
+    ] as const) {
+      const handle = await start(input);
+      const f = await failureOf(handle.result());
+      assert.equal(f.type, 'invalid_input');
+      assert.match(f.message, field);
+    }
+    const handle = await start({ session_id: 'not_the_workflow_id' });
+    assert.match((await failureOf(handle.result())).message, /session_id: not_the_workflow_id differs from the workflow id/);
+    await record('invalid-start', handle);
+  });
+
+  it('a failed open fails the workflow (open_failed, the cause in one line); a waiting update gets the same', async () => {
+    const handle = await start({ repo_url: 'https://example.invalid/nothing.git', title: 'open_ms=300 fail_open' });
+    const waiting = failureOf(handle.executeUpdate(codeUpdate, { args: [{ instruction: 'never runs' }] }));
+    const f = await failureOf(handle.result());
+    assert.equal(f.type, 'open_failed');
+    assert.match(f.message, /^repository not found: https:\/\/example\.invalid\/nothing\.git$/);
+    assert.equal((await waiting).type, 'open_failed');
+    assert.equal((await handle.describe()).status.name, 'FAILED');
+    await record('failed-open', handle);
+  });
+
+  it('cancel: without a task it cancels the running one, with a number a queued one, and never a later task', async () => {
+    const handle = await start({});
+    await handle.executeUpdate(openUpdate, { args: [{}] });
+    // Sent one after the other (each accepted before the next is sent), so the task numbers are 1, 2, 3.
+    const send = async (instruction: string) => handle.startUpdate(codeUpdate, { args: [{ instruction }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const slow = (await send('slow one')).result();
+    const queued = (await send('queued two')).result();
+    const third = (await send('queued three')).result();
+    await waitForStatus(handle, (s) => s.running_task?.task === 1 && s.queued_tasks.length === 2);
+    await handle.signal(cancelSignal, { task: 3 });
+    await handle.signal(cancelSignal);
+    assert.equal((await slow).error, 'cancelled');
+    assert.equal((await queued).success, true, 'task 2 was neither running nor named');
+    assert.equal((await third).error, 'cancelled');
+    await handle.signal(cancelSignal); // nothing running or queued: a no-op
+    assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'four' }] })).success, true, 'a late cancel does not cancel the next task');
+    const status = await handle.query(statusQuery);
+    assert.deepEqual(
+      status.tasks.map((t) => [t.task, t.success]).sort(),
+      [
+        [1, false],
+        [2, true],
+        [3, false],
+        [4, true],
+      ],
+    );
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await handle.result();
+    await record('cancel-tasks', handle);
+  });
+
+  it('idle timeout: an agent-scope session closes itself with one timer per idle period, not one per operation', async () => {
+    const handle = await start({ title: 'idle=1500' });
+    for (let i = 0; i < 5; i++) await handle.executeUpdate(branchUpdate, { args: [{ branch: `idle/b${i}`, create: true }] });
+    const end = await handle.result();
+    assert.equal(end.close.reason, 'idle_timeout');
+    assert.equal(end.close.success, false);
+    const timers = (await handle.fetchHistory()).events!.filter((e) => e.timerStartedEventAttributes);
+    assert.ok(timers.length <= 3, `${timers.length} timers for 5 quick operations`);
+    assert.ok(timers.every((t) => t.userMetadata?.summary), 'timers are labelled');
+    await record('idle-timeout', handle);
+  });
+
+  it('continues as new when history grows, carrying state, without losing queued updates', async () => {
+    const handle = await start({ title: 'cost=0.01' }, { history_event_limit: 30 });
+    const firstRun = (await handle.describe()).runId;
+    await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'before' }] });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => handle.executeUpdate(branchUpdate, { args: [{ branch: `can/b${i}`, create: true }] })));
+    const status = await handle.query(statusQuery);
+    assert.equal(status.tasks_run, 1);
+    assert.equal(status.tasks[0]!.task, 1);
+    const lastRun = (await handle.describe()).runId;
+    assert.notEqual(lastRun, firstRun, 'the session continued as new');
+    assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'after' }] })).success, true);
+    assert.equal((await handle.query(statusQuery)).tasks.at(-1)!.task, 2, 'task numbers continue');
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await record('continue-as-new-first-run', handle, firstRun);
+    await record('continue-as-new-last-run', handle, lastRun);
+  });
+
+  it('budget: a task that would start over budget is refused with budget_exhausted', async () => {
+    const handle = await start({ title: 'cost=0.6', max_cost_usd: 1 });
+    assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'one' }] })).success, true);
+    assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'two' }] })).success, true);
+    const f = await failureOf(handle.executeUpdate(codeUpdate, { args: [{ instruction: 'three' }] }));
+    assert.equal(f.type, 'budget_exhausted');
+    assert.match(f.message, /budget exhausted: the session spent \$1\.2000 of its \$1 \(max_cost_usd\)/);
+    assert.equal((await handle.query(statusQuery)).tasks_run, 2);
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await record('budget-stop', handle);
+  });
+
+  it('cancelling the workflow closes the session and applies its cleanup policy', async () => {
+    const handle = await start({});
+    await handle.executeUpdate(openUpdate, { args: [{}] });
+    await handle.cancel();
+    assert.equal((await failureOf(handle.result())).type, 'CancelledFailure');
+    assert.deepEqual(
+      log.closed.filter((c) => c.session === handle.workflowId),
+      [{ session: handle.workflowId, delete_workspace: true }],
+    );
+    await record('workflow-cancel', handle);
+  });
+});
+
+async function waitForStatus(handle: WorkflowHandle, check: (s: Awaited<ReturnType<WorkflowHandle['query']>> & any) => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check(await handle.query(statusQuery))) {
+    if (Date.now() > deadline) assert.fail(`status never matched: ${JSON.stringify(await handle.query(statusQuery))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
