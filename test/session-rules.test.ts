@@ -8,6 +8,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { getWorld, startVariantWorker, type World } from './support/world.js';
 import { git, waitFor } from './support/helpers.js';
 import { codeUpdate, branchUpdate } from '../src/workflows/definitions.js';
+import { CodingClient } from '../src/client/client.js';
 
 async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (err: Error) => {
@@ -139,6 +140,11 @@ describe('session rules', function () {
       await w.client.close({ session_id: closed.session_id });
       await rejects(w.client.code({ session_id: closed.session_id, instruction: 'x' }), new RegExp(`session ${closed.session_id} is closed`));
       await rejects(w.client.commit({ session_id: closed.session_id, message: 'x' }), /is closed/);
+    });
+
+    it('a missing namespace is named as such, not as a missing session', async () => {
+      const other = new CodingClient(w.connection, { namespace: 'no-such-namespace', taskQueue: w.config.temporal.task_queue });
+      await rejects(other.status('coding_x'), /namespace no-such-namespace does not exist on this Temporal cluster/);
     });
 
     it('session ids that differ only in characters a path cannot hold get different workspaces', async () => {

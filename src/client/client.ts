@@ -14,7 +14,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, NamespaceNotFoundError, TerminatedFailure, defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import {
   BranchInput,
   CancelInput,
@@ -276,6 +276,9 @@ function grpcCode(err: unknown): number | undefined {
 /** One line a person can act on, from whatever Temporal threw; the session's failure type when it gave one. */
 export function explain(err: unknown, sessionId: string): Error {
   if (err instanceof CodingClientError || err instanceof InvalidInputError) return err;
+  if (err instanceof NamespaceNotFoundError) {
+    return new CodingClientError(`namespace ${err.namespace} does not exist on this Temporal cluster: set coding.temporal.namespace or TEMPORAL_NAMESPACE`, 'not_found');
+  }
   if (err instanceof WorkflowNotFoundError) return new CodingClientError(`session ${sessionId} not found`, 'not_found');
   if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowFailedError) {
     const cause = err.cause;
