@@ -354,16 +354,13 @@ export const SessionState = z.enum(['opening', 'open', 'closing', 'closed', 'fai
 export type SessionState = z.infer<typeof SessionState>;
 
 export const TaskRef = z.object({
-  task: z.number().int().positive(),
-  update_id: z.string().optional(),
+  task: z.number().int().positive().describe('The task number in this session (1, 2, ...): what the cancel signal names.'),
+  update_id: z.string().optional().describe('The id of the code update that runs the task.'),
   instruction: z.string(),
 });
 export type TaskRef = z.infer<typeof TaskRef>;
 
-export const TaskRecord = z.object({
-  task: z.number().int().positive().describe('The task number in this session (1, 2, ...): what the cancel signal names.'),
-  update_id: z.string().optional().describe('The id of the code update that ran the task.'),
-  instruction: z.string(),
+export const TaskRecord = TaskRef.extend({
   success: z.boolean(),
   files_changed: z.number().int().nonnegative(),
   duration_ms: z.number().int().nonnegative(),

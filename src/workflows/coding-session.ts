@@ -57,7 +57,7 @@ export async function codingSession(input: OpenInput, options: SessionRunOptions
     throw err;
   }
   await condition(allHandlersFinished);
-  return { close: session.closeResult!, status: session.status };
+  return { close: session.closeResult!, status: session.view() };
 }
 
 /** Wait for close; close an idle agent-scope session; continue as new before history grows large. */
@@ -101,22 +101,26 @@ function parseStart(input: unknown, id: string, carried?: SessionSnapshot): { st
 }
 
 function wireHandlers(session: Session): void {
-  /** Validator of an operation's payload: the session accepts operations, the fields are right, the id is ours. */
+  /** An operation's payload checked: the session accepts operations, the fields are right, the id is ours. */
+  const accept = <S extends z.ZodType>(schema: S, what: string, input: unknown): z.output<S> => {
+    session.assertAccepting();
+    const req = parseInput(schema, input ?? {}, `${what} input`);
+    const id = (req as { session_id?: string }).session_id;
+    if (id !== undefined && id !== session.id) {
+      throw failure(`invalid ${what} input: session_id: ${id} does not match this session (${session.id})`, 'invalid_input');
+    }
+    return req;
+  };
   const validator =
     <S extends z.ZodType>(schema: S, what: string) =>
-    (input: unknown) => {
-      session.assertAccepting();
-      const req = parseInput(schema, input ?? {}, `${what} input`) as { session_id?: string };
-      if (req.session_id !== undefined && req.session_id !== session.id) {
-        throw failure(`invalid ${what} input: session_id: ${req.session_id} does not match this session (${session.id})`, 'invalid_input');
-      }
-    };
+    (input: unknown) =>
+      void accept(schema, what, input);
   const request = <S extends z.ZodType>(schema: S, input: unknown) => {
     const { session_id: _, ...req } = parseInput(schema, input ?? {}, 'input') as z.output<S> & { session_id?: string };
     return req as Omit<z.output<S>, 'session_id'>;
   };
 
-  setHandler(statusQuery, () => session.status, { description: 'The session: state, branch, workspace, running and queued tasks, task history, totals, last error.' });
+  setHandler(statusQuery, () => session.view(), { description: 'The session: state, branch, workspace, running and queued tasks, task history, totals, last error.' });
 
   setHandler(
     cancelSignal,
@@ -132,12 +136,7 @@ function wireHandlers(session: Session): void {
   setHandler(openUpdate, () => session.openResult(), {
     description: 'coding_open: waits until the session is open and returns its workspace (attached: true for a later caller).',
     validator: (input) => {
-      session.assertAccepting();
-      if (input === undefined || input === null) return;
-      const req = parseInput(OpenInput, input, 'coding_open input');
-      if (req.session_id !== undefined && req.session_id !== session.id) {
-        throw failure(`invalid coding_open input: session_id: ${req.session_id} does not match this session (${session.id})`, 'invalid_input');
-      }
+      const req = accept(OpenInput, 'coding_open', input);
       const running = session.status.repo_url ?? session.start.repo_url;
       if (req.repo_url && running && req.repo_url !== running) {
         throw failure(`scope_id ${session.start.scope_id ?? session.id} is already open on ${running}, not ${req.repo_url}`, 'conflict');
@@ -148,7 +147,7 @@ function wireHandlers(session: Session): void {
   setHandler(codeUpdate, (input) => session.code(request(CodeInput, input), currentUpdateInfo()?.id), {
     description: 'code: run a coding task in the workspace; returns summary, files changed and trace.',
     validator: (input) => {
-      validator(CodeInput, 'code')(input);
+      accept(CodeInput, 'code', input);
       const exhausted = session.opened ? session.budgetExhausted() : undefined;
       if (exhausted) throw failure(exhausted, 'budget_exhausted');
     },

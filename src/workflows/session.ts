@@ -46,10 +46,13 @@ import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import type { z } from 'zod';
 
 /** What a session hands to its next run when it continues as new. */
+/** The session's own state; the running and queued tasks are derived from the task line (see view()). */
+export type SessionRecord = Omit<SessionStatus, 'running_task' | 'queued_tasks'>;
+
 export interface SessionSnapshot {
   start: OpenRequest;
   opened: OpenedSession;
-  status: SessionStatus;
+  status: SessionRecord;
   opens: number;
   search_attributes: boolean;
   next_task: number;
@@ -79,7 +82,7 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what:
 }
 
 export class Session {
-  readonly status: SessionStatus;
+  readonly status: SessionRecord;
   opened?: OpenedSession;
   closeResult?: CloseResult;
   /** Why the session could not open (set once, then the workflow fails with it). */
@@ -116,7 +119,6 @@ export class Session {
       tasks_run: 0,
       tokens: zeroTokens(),
       cost: 0,
-      queued_tasks: [],
       tasks: [],
     };
   }
@@ -240,13 +242,13 @@ export class Session {
   async code(req: CodeRequest, updateId: string | undefined): Promise<CodeResult> {
     const task: QueuedTask = { task: this.nextTask++, update_id: updateId, instruction: oneLine(req.instruction, 120), cancelled: false };
     this.tasks.push(task);
-    this.publishTasks();
+    this.publish();
     try {
       const result = await this.exclusive('code', () => this.runTask(task, req), () => task.cancelled);
       return result ?? this.cancelledBeforeStart(task);
     } finally {
       this.tasks.splice(this.tasks.indexOf(task), 1);
-      this.publishTasks();
+      this.publish();
     }
   }
 
@@ -260,8 +262,7 @@ export class Session {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
     task.scope = new CancellationScope();
-    this.status.running_task = { task: task.task, update_id: task.update_id, instruction: task.instruction };
-    this.publishTasks();
+    this.publish();
     let result: CodeResult;
     try {
       const outcome = await task.scope.run(() => activity.runCode(this.opened!.session, req, this.status.title, this.remainingBudget()));
@@ -277,7 +278,6 @@ export class Session {
       result = this.failedTask('cancelled');
     } finally {
       task.scope = undefined;
-      this.status.running_task = undefined;
     }
     this.record(task, result);
     return result;
@@ -425,15 +425,21 @@ export class Session {
     this.status.tasks = [...this.status.tasks, entry].slice(-TASKS_KEPT);
   }
 
-  private publishTasks(): void {
-    this.status.queued_tasks = this.tasks.filter((t) => !t.scope && !t.cancelled).map(({ task, update_id, instruction }) => ({ task, update_id, instruction }));
-    this.publish();
+  /** The status as the query and the UI show it: the record plus the running and queued code tasks. */
+  view(): SessionStatus {
+    const ref = ({ task, update_id, instruction }: QueuedTask): TaskRef => ({ task, update_id, instruction });
+    const running = this.tasks.find((t) => t.scope);
+    return {
+      ...this.status,
+      ...(running ? { running_task: ref(running) } : {}),
+      queued_tasks: this.tasks.filter((t) => !t.scope && !t.cancelled).map(ref),
+    };
   }
 
   /** Publish the session's state where Temporal's own tools see it: memo, current details, search attributes. */
   publish(): void {
     const s = this.status;
-    setCurrentDetails(currentDetails(s));
+    setCurrentDetails(currentDetails(this.view()));
     // Memo and search attributes are history events: written only when they change.
     const memo = { backend: s.backend, repo_url: s.repo_url, branch: s.branch, state: s.state, scope: s.scope, title: s.title, cost: s.cost, tasks_run: s.tasks_run };
     const published = JSON.stringify([memo, this.searchAttributes]);
