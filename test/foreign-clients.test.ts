@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getWorld, ROOT, type World } from './support/world.js';
 import { git, waitFor } from './support/helpers.js';
+import { defaultScript as claudeScript } from './support/fake-anthropic.js';
+import { defaultScript as openaiScript } from './support/fake-openai.js';
 
 const run = promisify(execFile);
 
@@ -15,6 +17,11 @@ describe('clients we did not write', function () {
   before(async () => {
     w = await getWorld();
   });
+  beforeEach(() => {
+    // The default scripted conversation, whatever an earlier test left set.
+    w.claude.setScript(claudeScript());
+    w.openai.setScript(openaiScript());
+  });
 
   for (const backend of ['claudecode', 'opencode', 'opencode-cli'] as const) {
     it(`Temporal Python SDK: the full session on ${backend}, a bad payload, a named cancel, update-with-start, a bad start`, async () => {
@@ -22,7 +29,11 @@ describe('clients we did not write', function () {
       const url = await w.git.createRepo(repo);
       const prefix = `py_${backend.replace('-', '_')}_${Date.now()}`;
       const args = JSON.stringify({ address: w.temporal.address, task_queue: w.config.temporal.task_queue, repo_url: url, backend, prefix });
-      const { stdout } = await run('python3', [join(ROOT, 'test', 'clients', 'python_session.py'), args], { timeout: 240_000, maxBuffer: 32 << 20 });
+      const { stdout } = await run('python3', [join(ROOT, 'test', 'clients', 'python_session.py'), args], { timeout: 240_000, maxBuffer: 32 << 20 }).catch(
+        (err: Error & { stderr?: string }) => {
+          throw new Error(`the Python client failed: ${err.stderr?.trim().split('\n').slice(-5).join(' | ') ?? err.message}`);
+        },
+      );
       const report = JSON.parse(stdout);
 
       assert.deepEqual(report.branch, { success: true, branch: `feature/py-${backend}`, created: true, previous_branch: 'main' });

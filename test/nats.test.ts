@@ -16,7 +16,7 @@ import { startNatsServer, type NatsServer } from './support/nats-server.js';
 import { startAgent, type AgentProcess } from './support/nats-agents.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { killProcessesIn } from '../src/backends/nats/agent.js';
+import { killProcessesIn } from '../src/backends/process.js';
 import { NatsBackend } from '../src/backends/nats/backend.js';
 import { TaskRecord, natsNames, sessionKey, type ResultMessage } from '../src/backends/nats/protocol.js';
 import { parseCodingConfig } from '../src/config.js';

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { getWorld, startVariantWorker, type World } from './support/world.js';
-import { git, waitFor } from './support/helpers.js';
+import { spawn } from 'node:child_process';
+import { describeProcess, git, processesIn, waitFor } from './support/helpers.js';
+import { defaultScript } from './support/fake-anthropic.js';
 import { codeUpdate, branchUpdate } from '../src/workflows/definitions.js';
 import { CodingClient } from '../src/client/client.js';
 
@@ -67,6 +69,25 @@ describe('session rules', function () {
       await variant.client.close({ session_id: inside.session_id });
     } finally {
       await variant.stop();
+    }
+  });
+
+  it("a cancel kills what the task started in a given workspace, never the user's own processes there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'user-ws-'));
+    const own = spawn('sleep', ['120'], { cwd: dir, stdio: 'ignore' });
+    try {
+      const opened = await w.client.open({ workspace_path: dir });
+      w.claude.setScript(defaultScript({ file: 'x.txt', content: 'x\n', command: 'sleep 119', finalText: 'never' }));
+      const running = w.client.code({ session_id: opened.session_id, instruction: 'Write then sleep' });
+      await waitFor('the task to sleep in the workspace', () => processesIn(dir).some((pid) => describeProcess(pid).includes('sleep 119')), 60_000);
+      await w.client.cancel(opened.session_id);
+      assert.equal((await running).error, 'cancelled');
+      await waitFor('the task to leave nothing behind', () => processesIn(dir).every((pid) => pid === own.pid), 10_000);
+      assert.deepEqual(processesIn(dir), [own.pid], "the user's own process lives on");
+      await w.client.close({ session_id: opened.session_id });
+    } finally {
+      own.kill('SIGKILL');
+      w.claude.setScript(defaultScript());
     }
   });
 

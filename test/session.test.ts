@@ -129,7 +129,8 @@ for (const backend of LOCAL_BACKENDS) {
     });
 
     it('a task that runs past its timeout is stopped, reported, and the session stays usable', async () => {
-      const variant = await startVariantWorker(w, { task_timeout_min: 0.15, claudecode: { timeout_sec: 8 }, cli: { timeout_sec: 8 } });
+      // Room for the quick task after it: opencode-cli alone takes 5-10 s to start on a loaded 2-core machine.
+      const variant = await startVariantWorker(w, { task_timeout_min: 0.25, claudecode: { timeout_sec: 15 }, cli: { timeout_sec: 15 } });
       try {
         const url = await w.git.createRepo(`timeout-${backend.name}`);
         backend.script(w, { file: 'slow.txt', content: 'x\n', command: 'sleep 120', finalText: 'never' });

@@ -1,9 +1,10 @@
 // The session's activities. Thin on purpose: resolve the session's backend, call it, heartbeat while it
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import type { CodeOutcome, CodingBackend, SessionRef } from '../backends/backend.js';
+import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
 import { redact } from '../backends/git-auth.js';
 import { truncate } from '../backends/process.js';
@@ -122,11 +123,15 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     },
 
     async createBranch(session: SessionRef, req: BranchRequest) {
-      return heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal));
+      const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef()));
+      faultAfter('branch');
+      return result;
     },
 
     async commitChanges(session: SessionRef, req: CommitRequest) {
-      return heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal));
+      const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef()));
+      faultAfter('commit');
+      return result;
     },
 
     async pushBranch(session: SessionRef, req: PushRequest) {
@@ -140,6 +145,21 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** This activity's operation: the same key on every attempt (workflow run and activity id), and whether it is a retry. */
+function operationRef(): OperationRef {
+  const { workflowExecution: run, activityId, attempt } = Context.current().info;
+  const key = createHash('sha256').update(`${run?.workflowId}\0${run?.runId}\0${activityId}`).digest('hex').slice(0, 20);
+  return { key, retry: attempt > 1 };
+}
+
+/**
+ * Fault injection for the crash tests: with STATION_FAULT_KILL_AFTER=<operation> the worker kills itself
+ * (SIGKILL) right after the operation's side effect, before the activity completes, on the first attempt only.
+ */
+function faultAfter(operation: string): void {
+  if (process.env.STATION_FAULT_KILL_AFTER === operation && Context.current().info.attempt === 1) process.kill(process.pid, 'SIGKILL');
+}
 
 /** A CodingError keeps its kind and retryability; anything unexpected is retried as an infrastructure failure. */
 export function toFailure(err: unknown, token: string | undefined): ApplicationFailure {

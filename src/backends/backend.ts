@@ -74,12 +74,24 @@ export interface CloseOutcome {
 
 export type ProgressSink = (event: ProgressEvent) => void;
 
+/**
+ * Which operation of which session this is, the same on every attempt: lets a retried branch or commit find and
+ * return what an earlier attempt did before its worker died (instead of failing with "already exists" or
+ * "nothing to commit").
+ */
+export interface OperationRef {
+  /** Stable across the attempts of one operation, different for every other operation. */
+  key: string;
+  /** A later attempt: an earlier one may have done the work. */
+  retry: boolean;
+}
+
 export interface CodingBackend {
   readonly name: BackendName;
   open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome>;
   code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome>;
-  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal): Promise<BranchResult>;
-  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal): Promise<CommitResult>;
+  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult>;
+  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef): Promise<CommitResult>;
   push(session: SessionRef, req: PushRequest, signal: AbortSignal): Promise<PushResult>;
   close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome>;
 }

@@ -11,6 +11,7 @@ import type {
   CodingBackend,
   OpenOperation,
   OpenOutcome,
+  OperationRef,
   ProgressSink,
   SessionRef,
 } from './backend.js';
@@ -77,12 +78,12 @@ export class LocalBackend implements CodingBackend {
     };
   }
 
-  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal) {
-    return this.workspace.branch(this.ref(session), req, signal);
+  branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef) {
+    return this.workspace.branch(this.ref(session), req, signal, op);
   }
 
-  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal) {
-    return this.workspace.commit(this.ref(session), req, signal);
+  commit(session: SessionRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef) {
+    return this.workspace.commit(this.ref(session), req, signal, op);
   }
 
   push(session: SessionRef, req: PushRequest, signal: AbortSignal) {

@@ -3,8 +3,11 @@
 //
 // A process-group kill alone is not enough: agents start their tools in new sessions (Claude Code's Bash
 // tool runs `bash -c` under setsid), and those survive a signal to the agent's group, orphaned. So the
-// tree is also walked through /proc (Linux) and every descendant and its group is signalled.
-import { readdirSync, readFileSync } from 'node:fs';
+// tree is also walked through /proc (Linux) and every descendant and its group is signalled. What the agent
+// forked while it was being killed is no longer its descendant once it is gone, so the workspace is swept too:
+// every process whose working directory is inside it.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { execa } from 'execa';
 
 /** The environment every backend child starts from: nothing of the worker's secrets. */
@@ -63,6 +66,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     encoding: 'utf8',
   });
 
+  const agentStart = child.pid === undefined ? undefined : procStat(child.pid)?.start;
   let killing = false;
   const killTree = () => {
     const pid = child.pid;
@@ -84,6 +88,9 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       clearTimeout(grace);
       // The group leader is gone; make sure nothing it started survives it.
       finish(false);
+      // Only what started with or after the agent: a user's own shell in a given workspace_path is left alone.
+      // Swept now, before the task returns: later, the session's next task could already be running there.
+      killProcessesIn(spec.cwd, agentStart);
     });
   };
   const timer = setTimeout(() => {
@@ -209,6 +216,64 @@ function signalProcesses(processes: Map<number, ProcInfo>, signal: NodeJS.Signal
     }
   }
   for (const group of groups) signalGroup(group, signal);
+}
+
+/**
+ * Kill what an interrupted task left running in its workspace (the agent's children outlive a SIGKILL): every
+ * process whose working directory is inside it, or only those started at or after `startedAt` (clock ticks since
+ * boot, as in /proc/<pid>/stat).
+ */
+export function killProcessesIn(workspace: string | undefined, startedAt?: string): number {
+  if (!workspace || !workspace.startsWith('/') || resolve(workspace) === '/') return 0;
+  const dir = resolve(workspace);
+  let killed = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0; // not Linux
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (startedAt !== undefined && Number(procStat(Number(entry))?.start ?? 0) < Number(startedAt)) continue;
+      if (cwd === dir || cwd.startsWith(dir + sep)) {
+        process.kill(Number(entry), 'SIGKILL');
+        killed++;
+      }
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return killed;
+}
+
+/** Whether any process has `path` open (Linux /proc). True where that cannot be known, so nothing is taken. */
+export function fileHeldOpen(path: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // gone, or not ours to look at
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === path) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false;
 }
 
 /** Cut `text` to at most `max` characters, saying how much was left out. */

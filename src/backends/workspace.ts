@@ -1,13 +1,17 @@
 // The local workspace of a session and every git operation on it, done by the program with simple-git
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
-import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from './errors.js';
 import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './git-auth.js';
-import { baseChildEnv } from './process.js';
+import { baseChildEnv, fileHeldOpen } from './process.js';
+import type { OperationRef } from './backend.js';
+
+/** The commit trailer naming the operation that made a commit, so that a retry of it finds it. */
+export const OPERATION_TRAILER = 'Station-Operation';
 
 export interface WorkspaceSettings {
   base_path: string;
@@ -103,12 +107,17 @@ export class LocalWorkspace {
     return { workspace_path: path, repo_cloned: false, managed: false, branch: await this.currentBranch(path, signal), repo_url: origin || undefined };
   }
 
-  async branch(ref: WorkspaceRef, req: BranchRequest, signal: AbortSignal): Promise<BranchResult> {
+  async branch(ref: WorkspaceRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult> {
     await this.assertExists(ref);
+    await removeStaleLocks(ref.workspace_path);
     const git = this.git(ref.workspace_path, signal);
     const previous = await this.currentBranch(ref.workspace_path, signal);
     const exists = await this.refExists(git, `refs/heads/${req.branch}`);
     if (req.create) {
+      if (exists && op?.retry) {
+        const earlier = await this.branchCreatedByEarlierAttempt(git, req.branch, previous);
+        if (earlier) return earlier;
+      }
       if (exists) throw new CodingError(`branch '${req.branch}' already exists: switch to it with create: false`, 'conflict');
       await git.raw(['checkout', '-b', req.branch]).catch((err) => {
         throw this.gitFailure(err, ref, `create branch ${req.branch}`);
@@ -129,9 +138,29 @@ export class LocalWorkspace {
     return { success: true, branch: req.branch, created: false, previous_branch: previous };
   }
 
-  async commit(ref: WorkspaceRef, req: CommitRequest, signal: AbortSignal): Promise<CommitResult> {
+  /**
+   * A retried `create` whose first attempt created and checked out the branch (and then lost its result): the
+   * branch is current, has never moved since it was created, and HEAD's last move was the switch to it.
+   */
+  private async branchCreatedByEarlierAttempt(git: SimpleGit, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
+    if (current !== branch) return undefined;
+    const branchLog = (await git.raw(['reflog', 'show', '--format=%gs', `refs/heads/${branch}`]).catch(() => '')).trim().split('\n');
+    if (branchLog.length !== 1 || !branchLog[0]!.startsWith('branch: Created from')) return undefined;
+    const headMove = (await git.raw(['reflog', '-1', '--format=%gs', 'HEAD']).catch(() => '')).trim();
+    const moved = /^checkout: moving from (.+) to (.+)$/.exec(headMove);
+    if (moved?.[2] !== branch) return undefined;
+    return { success: true, branch, created: true, previous_branch: moved[1] };
+  }
+
+  async commit(ref: WorkspaceRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef): Promise<CommitResult> {
     await this.assertExists(ref);
+    await removeStaleLocks(ref.workspace_path);
     const git = this.authorGit(ref.workspace_path, signal);
+    if (op?.retry) {
+      // The commit an earlier attempt made carries this operation's key: return it instead of committing again.
+      const key = (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
+      if (key === op.key) return this.commitResult(git, ref, signal);
+    }
     if (req.add_all) await git.raw(['add', '--all']);
     const staged = (await git.raw(['diff', '--cached', '--name-only'])).trim();
     if (!staged) {
@@ -140,9 +169,14 @@ export class LocalWorkspace {
         'conflict',
       );
     }
-    await git.raw(['commit', '--quiet', '-m', req.message]).catch((err) => {
+    const trailer = op ? ['--trailer', `${OPERATION_TRAILER}: ${op.key}`] : [];
+    await git.raw(['commit', '--quiet', '-m', req.message, ...trailer]).catch((err) => {
       throw this.gitFailure(err, ref, 'commit');
     });
+    return this.commitResult(git, ref, signal);
+  }
+
+  private async commitResult(git: SimpleGit, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
     const hash = (await git.raw(['rev-parse', 'HEAD'])).trim();
     const stats = parseShortstat(await git.raw(['show', '--shortstat', '--format=', 'HEAD']));
     return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...stats };
@@ -346,4 +380,22 @@ export function parseNameStatus(out: string): FileChange[] {
     }
   }
   return changes;
+}
+
+/**
+ * Lock files a git left behind when it died (a worker killed mid-commit) would block every later commit with
+ * "cannot lock ref 'HEAD'". Operations of a session run one at a time, so a lock no process holds open is stale.
+ */
+async function removeStaleLocks(workspace: string): Promise<void> {
+  const gitDir = join(workspace, '.git');
+  const locks: string[] = [];
+  const scan = async (dir: string, depth: number): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const path = join(dir, entry.name);
+      if (entry.isFile() && entry.name.endsWith('.lock')) locks.push(path);
+      else if (entry.isDirectory() && depth > 0 && (dir !== gitDir || entry.name === 'refs')) await scan(path, depth - 1);
+    }
+  };
+  await scan(gitDir, 8);
+  for (const lock of locks) if (!fileHeldOpen(lock)) await rm(lock, { force: true });
 }

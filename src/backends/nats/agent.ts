@@ -14,7 +14,6 @@
 //   crash the agent.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,7 +23,7 @@ import { maskUrlCredentials, type CodingConfig } from '../../config.js';
 import type { CodingBackend, ProgressSink, SessionRef } from '../backend.js';
 import { CodingError } from '../errors.js';
 import { redact } from '../git-auth.js';
-import { baseChildEnv, truncate } from '../process.js';
+import { baseChildEnv, killProcessesIn, truncate } from '../process.js';
 import { LocalBackendRegistry } from '../registry.js';
 import { LocalWorkspace, type WorkspaceRef } from '../workspace.js';
 import { ensureConsumer, isWrongSequence, oneLine, openLink, type NatsLink } from './connection.js';
@@ -679,32 +678,6 @@ async function readRecord(link: NatsLink, taskID: string): Promise<{ record: Tas
   if (!entry || entry.operation !== 'PUT') return undefined;
   const record = decodeWith(TaskRecord, entry.value);
   return record ? { record, revision: entry.revision } : undefined;
-}
-
-/** Kill what an interrupted task left running in its workspace (the agent's children outlive a SIGKILL). */
-export function killProcessesIn(workspace: string | undefined): number {
-  if (!workspace || !workspace.startsWith('/') || resolve(workspace) === '/') return 0;
-  const dir = resolve(workspace);
-  let killed = 0;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return 0; // not Linux
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + sep)) {
-        process.kill(Number(entry), 'SIGKILL');
-        killed++;
-      }
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return killed;
 }
 
 async function retrying<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {

@@ -1,0 +1,98 @@
+// Every git side effect is safe to run twice: a real worker process is killed (SIGKILL) right after the side
+// effect and before its activity completes (fault switch STATION_FAULT_KILL_AFTER), a new worker process with the
+// same worker_id takes over, and the retry returns what the first attempt did. Stale git locks left by a dead git
+// never block a session. Real Temporal, real git server.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { CodingClient } from '../src/client/client.js';
+import { BIN, getWorld, type World } from './support/world.js';
+import { git } from './support/helpers.js';
+
+describe('crash safety of git operations', function () {
+  let w: World;
+  let client: CodingClient;
+  let config: string;
+  const workers: ChildProcess[] = [];
+
+  before(async () => {
+    w = await getWorld();
+    const taskQueue = `crash-${Date.now()}`;
+    config = join(mkdtempSync(join(tmpdir(), 'station-config-')), 'config.yaml');
+    writeFileSync(config, YAML.stringify({ coding: { ...w.rawConfig, temporal: { address: w.temporal.address, task_queue: taskQueue, worker_id: 'crash-host' } } }));
+    client = new CodingClient(w.connection, { namespace: 'default', taskQueue });
+  });
+  afterEach(() => {
+    for (const worker of workers.splice(0)) worker.kill('SIGKILL');
+  });
+
+  /** A worker process; with `killAfter` it dies (SIGKILL) right after that operation's side effect. */
+  function startWorker(killAfter?: string): ChildProcess {
+    const env = { ...process.env, STATION_CONFIG: config, ...(killAfter ? { STATION_FAULT_KILL_AFTER: killAfter } : {}) };
+    const worker = spawn('node', [BIN.stationCoding, 'worker'], { env, stdio: 'ignore' });
+    workers.push(worker);
+    return worker;
+  }
+  const exited = (worker: ChildProcess) => new Promise<NodeJS.Signals | null>((resolve) => worker.once('exit', (_code, signal) => resolve(signal)));
+
+  for (const killAfter of ['branch', 'commit'] as const) {
+    it(`a worker killed right after the ${killAfter}: the retry on a restarted worker returns the first attempt's result, once`, async () => {
+      const repo = `crash-${killAfter}`;
+      const url = await w.git.createRepo(repo);
+      const dying = startWorker(killAfter);
+      const { session_id, workspace_path } = await client.open({ repo_url: url });
+      let commitFirst: Awaited<ReturnType<CodingClient['commit']>> | undefined;
+      if (killAfter === 'commit') await client.branch({ session_id, branch: 'feature/crash', create: true });
+      writeFileSync(join(workspace_path, 'crash.txt'), 'written before the crash\n');
+      const headBefore = git(workspace_path, 'rev-parse', 'HEAD');
+
+      const died = exited(dying);
+      const pending = killAfter === 'branch' ? client.branch({ session_id, branch: 'feature/crash', create: true }) : client.commit({ session_id, message: 'Survive a crash' });
+      assert.equal(await died, 'SIGKILL', 'the worker died after the side effect');
+      // The side effect happened: the branch is checked out, or the commit exists.
+      if (killAfter === 'branch') assert.equal(git(workspace_path, 'branch', '--show-current'), 'feature/crash');
+      else assert.notEqual(git(workspace_path, 'rev-parse', 'HEAD'), headBefore);
+      const madeByFirstAttempt = git(workspace_path, 'rev-parse', 'HEAD');
+
+      startWorker(); // same worker_id: it serves the session's queue again
+      const result = await pending;
+      if (killAfter === 'branch') {
+        assert.deepEqual(result, { success: true, branch: 'feature/crash', created: true, previous_branch: 'main' });
+        commitFirst = await client.commit({ session_id, message: 'After the crash' });
+        assert.equal(commitFirst.files_changed, 1);
+      } else {
+        const commit = result as Awaited<ReturnType<CodingClient['commit']>>;
+        assert.equal(commit.commit_hash, madeByFirstAttempt, 'the retry returns the commit the first attempt made');
+        assert.deepEqual({ files_changed: commit.files_changed, insertions: commit.insertions, deletions: commit.deletions }, { files_changed: 1, insertions: 1, deletions: 0 });
+        assert.equal(git(workspace_path, 'rev-list', '--count', `${headBefore}..HEAD`), '1', 'exactly one commit');
+      }
+      const status = await client.status(session_id);
+      assert.equal(status.state, 'open');
+      await client.close({ session_id });
+    });
+  }
+
+  it('stale lock files of a dead git never block a commit; a lock a live process holds is left alone', async () => {
+    const url = await w.git.createRepo('crash-locks');
+    startWorker();
+    const { session_id, workspace_path } = await client.open({ repo_url: url, cleanup_policy: 'on_session_end' });
+    for (const lock of ['index.lock', 'HEAD.lock', 'refs/heads/main.lock']) writeFileSync(join(workspace_path, '.git', lock), '');
+    writeFileSync(join(workspace_path, 'locked.txt'), 'x\n');
+    const commit = await client.commit({ session_id, message: 'Despite stale locks' });
+    assert.equal(commit.files_changed, 1);
+
+    // A lock some process holds open is a live git's: the commit fails with git's own message, nothing is removed.
+    const held = join(workspace_path, '.git', 'index.lock');
+    writeFileSync(held, '');
+    const holder = spawn('sh', ['-c', `exec 3<"${held}"; sleep 60`], { stdio: 'ignore' });
+    workers.push(holder);
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(join(workspace_path, 'locked.txt'), 'y\n');
+    await assert.rejects(client.commit({ session_id, message: 'While locked' }), /index\.lock/);
+    holder.kill('SIGKILL');
+    await client.close({ session_id });
+  });
+});
