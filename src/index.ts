@@ -6,4 +6,4 @@ export { connectCoding, type Connected, type ConnectOptions } from './client/con
 export { runTask, type RunReport, type RunRequest } from './client/run.js';
 export { loadConfig, parseCodingConfig, CodingConfig, ConfigError } from './config.js';
 export { createWorker, type CodingWorker } from './worker.js';
-export { startTelemetry, type Telemetry } from './telemetry.js';
+export { startTelemetry, type Telemetry } from './telemetry/setup.js';

@@ -7,7 +7,7 @@ import {
   makeWorkflowExporter,
   type OpenTelemetrySinks,
 } from '@temporalio/interceptors-opentelemetry';
-import type { Tracing } from './telemetry.js';
+import type { Tracing } from './telemetry/setup.js';
 import { createActivities } from './activities/index.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';

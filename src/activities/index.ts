@@ -6,8 +6,8 @@ import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, Commit
 import type { CodingConfig } from '../config.js';
 import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
-import { redact } from '../backends/git-auth.js';
-import { truncate } from '../backends/process.js';
+import { redact } from '../git/credentials.js';
+import { truncate } from '../process/process.js';
 
 export interface BackendRegistry {
   get(name: BackendName): CodingBackend;

@@ -15,8 +15,8 @@ import type {
   ProgressSink,
   SessionRef,
 } from './backend.js';
-import { traced } from './task-span.js';
-import type { LocalWorkspace, WorkspaceRef } from './workspace.js';
+import { traced } from '../telemetry/task-span.js';
+import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
 
 /** Looks up the git token a session may use (by reference), on this host, at the moment of use. */
 export type TokenResolver = (tokenEnv: string | undefined) => string | undefined;

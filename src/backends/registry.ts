@@ -6,13 +6,13 @@ import type { CodingConfig } from '../config.js';
 import { stateDir } from '../paths.js';
 import type { BackendRegistry } from '../activities/index.js';
 import type { AgentRunner, CodingBackend } from './backend.js';
-import { ClaudeCodeRunner } from './claudecode.js';
+import { ClaudeCodeRunner } from '../runners/claudecode.js';
 import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
-import { NatsBackend } from './nats/backend.js';
-import { OpenCodeCliRunner } from './opencode-cli.js';
-import { OpenCodeServerRunner } from './opencode.js';
-import { LocalWorkspace } from './workspace.js';
+import { NatsBackend } from '../nats/backend.js';
+import { OpenCodeCliRunner } from '../runners/opencode-cli.js';
+import { OpenCodeServerRunner } from '../runners/opencode-server.js';
+import { LocalWorkspace } from '../git/workspace.js';
 
 export class LocalBackendRegistry implements BackendRegistry {
   private readonly workspace: LocalWorkspace;
@@ -24,14 +24,7 @@ export class LocalBackendRegistry implements BackendRegistry {
     private readonly config: CodingConfig,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.workspace = new LocalWorkspace({
-      base_path: config.workspace_base_path,
-      allowed_roots: config.allowed_workspace_roots,
-      clone_timeout_sec: config.clone_timeout_sec,
-      push_timeout_sec: config.push_timeout_sec,
-      user_name: config.git.user_name,
-      user_email: config.git.user_email,
-    });
+    this.workspace = LocalWorkspace.fromConfig(config);
   }
 
   /**

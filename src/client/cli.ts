@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { InvalidInputError, type OpenInput, type ProgressEvent } from '../contract.js';
 import { ConfigError, describeKeys, loadConfig, maskConfig, type CodingConfig } from '../config.js';
-import { startTelemetry } from '../telemetry.js';
+import { startTelemetry } from '../telemetry/setup.js';
 import { createWorker } from '../worker.js';
 import { CodingClientError } from './client.js';
 import { connectCoding, type Connected } from './connect.js';
@@ -177,7 +177,7 @@ async function runWorker(config: CodingConfig): Promise<number> {
 
 /** A coding agent for opencode-nats: takes tasks from NATS JetStream until SIGINT / SIGTERM. */
 async function runNatsAgent(config: CodingConfig): Promise<number> {
-  const { NatsAgent } = await import('../backends/nats/agent.js');
+  const { NatsAgent } = await import('../nats/agent.js');
   const agent = new NatsAgent({ config });
   await agent.start();
   const signalled = new Promise<boolean>((resolve) => {

@@ -3,7 +3,7 @@
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { CodingConfig } from '../config.js';
-import type { Tracing } from '../telemetry.js';
+import type { Tracing } from '../telemetry/setup.js';
 import { createWorker, type CodingWorker } from '../worker.js';
 import { CodingClient } from './client.js';
 import { ensureEmbeddedServer, type EmbeddedServerInfo } from './embedded-server.js';

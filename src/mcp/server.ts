@@ -16,7 +16,7 @@ import { parseOrThrow, type CloseResult, type OpenResult } from '../contract.js'
 import type { CodingConfig } from '../config.js';
 import { explain, type CodingClient } from '../client/client.js';
 import { connectCoding, type Connected } from '../client/connect.js';
-import { startTelemetry } from '../telemetry.js';
+import { startTelemetry } from '../telemetry/setup.js';
 import { closeUpdate } from '../workflows/definitions.js';
 import { TOOLS, progressMessage, wireInputSchema, type ToolDef } from './tools.js';
 

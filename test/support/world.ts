@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
 import { CodingClient } from '../../src/client/client.js';
 import { createWorker, type CodingWorker } from '../../src/worker.js';
-import type { Tracing } from '../../src/telemetry.js';
+import type { Tracing } from '../../src/telemetry/setup.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
 import { startGitServer, type GitServer } from './git-server.js';

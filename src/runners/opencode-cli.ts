@@ -14,10 +14,10 @@
 // --auto (it would approve everything not explicitly denied, e.g. edits outside the workspace); the config
 // allows edit and bash and denies webfetch instead (opencode-env.ts).
 import path from 'node:path';
-import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../backends/backend.js';
 import { zeroTokens, type ToolCall } from '../contract.js';
-import { CodingError } from './errors.js';
-import { runProcess, truncate } from './process.js';
+import { CodingError } from '../backends/errors.js';
+import { runProcess, truncate } from '../process/process.js';
 import {
   addOpenCodeTokens,
   describeToolCall,

@@ -17,8 +17,8 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Context } from '@temporalio/activity';
 import type { Msg, Subscription } from '@nats-io/transport-node';
-import { BranchResult, CodeResult, CommitResult, PushResult } from '../../contract.js';
-import type { CodingConfig } from '../../config.js';
+import { BranchResult, CodeResult, CommitResult, PushResult } from '../contract.js';
+import type { CodingConfig } from '../config.js';
 import type {
   CloseOperation,
   CloseOutcome,
@@ -29,9 +29,9 @@ import type {
   OpenOutcome,
   ProgressSink,
   SessionRef,
-} from '../backend.js';
-import type { BranchRequest, CommitRequest, PushRequest } from '../../contract.js';
-import { CodingError, type ErrorKind } from '../errors.js';
+} from '../backends/backend.js';
+import type { BranchRequest, CommitRequest, PushRequest } from '../contract.js';
+import { CodingError, type ErrorKind } from '../backends/errors.js';
 import { isWrongSequence, oneLine, openLink, type NatsLink } from './connection.js';
 import {
   AgentRecord,

@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync } from '
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../backends/backend.js';
 import { addTokens, zeroTokens, type ProgressEvent, type Tokens, type ToolCall } from '../contract.js';
-import { CodingError } from './errors.js';
-import { baseChildEnv, runProcess, truncate, type ProcessOutcome } from './process.js';
+import { CodingError } from '../backends/errors.js';
+import { baseChildEnv, runProcess, truncate, type ProcessOutcome } from '../process/process.js';
 
 export interface ClaudeCodeSettings {
   binary_path: string;

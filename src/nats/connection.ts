@@ -17,8 +17,8 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { maskUrlCredentials, type CodingConfig } from '../../config.js';
-import { CodingError } from '../errors.js';
+import { maskUrlCredentials, type CodingConfig } from '../config.js';
+import { CodingError } from '../backends/errors.js';
 import { STATE_TTL_MS, natsNames, type NatsNames } from './protocol.js';
 
 type NatsSettings = CodingConfig['nats'];

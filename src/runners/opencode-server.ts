@@ -20,10 +20,10 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2';
 import { execa, type ResultPromise } from 'execa';
-import type { AgentOutcome, AgentRunner, AgentTask } from './backend.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../backends/backend.js';
 import { zeroTokens, type ToolCall } from '../contract.js';
-import { CodingError } from './errors.js';
-import { truncate } from './process.js';
+import { CodingError } from '../backends/errors.js';
+import { truncate } from '../process/process.js';
 import {
   addOpenCodeTokens,
   describeToolCall,

@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { baseChildEnv, truncate } from './process.js';
+import { baseChildEnv, truncate } from '../process/process.js';
 import type { Tokens, ToolCall } from '../contract.js';
-import { CodingError } from './errors.js';
+import { CodingError } from '../backends/errors.js';
 
 export interface OpenCodeModelSettings {
   /** provider/model, e.g. "fake/m" or "anthropic/claude-sonnet-4" */

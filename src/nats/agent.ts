@@ -19,13 +19,13 @@ import { resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
-import { maskUrlCredentials, type CodingConfig } from '../../config.js';
-import type { CodingBackend, ProgressSink, SessionRef } from '../backend.js';
-import { CodingError } from '../errors.js';
-import { redact } from '../git-auth.js';
-import { baseChildEnv, killProcessesIn, truncate } from '../process.js';
-import { LocalBackendRegistry } from '../registry.js';
-import { LocalWorkspace, type WorkspaceRef } from '../workspace.js';
+import { maskUrlCredentials, type CodingConfig } from '../config.js';
+import type { CodingBackend, ProgressSink, SessionRef } from '../backends/backend.js';
+import { CodingError } from '../backends/errors.js';
+import { redact } from '../git/credentials.js';
+import { baseChildEnv, killProcessesIn, truncate } from '../process/process.js';
+import { LocalBackendRegistry } from '../backends/registry.js';
+import { LocalWorkspace, type WorkspaceRef } from '../git/workspace.js';
 import { ensureConsumer, isWrongSequence, oneLine, openLink, type NatsLink } from './connection.js';
 import {
   AgentRecord,

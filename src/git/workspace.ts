@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
-import { CodingError } from './errors.js';
-import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './git-auth.js';
-import { baseChildEnv, fileHeldOpen } from './process.js';
-import type { OperationRef } from './backend.js';
+import { CodingError } from '../backends/errors.js';
+import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
+import { baseChildEnv, fileHeldOpen } from '../process/process.js';
+import type { OperationRef } from '../backends/backend.js';
+import type { CodingConfig } from '../config.js';
 
 /** The commit trailer naming the operation that made a commit, so that a retry of it finds it. */
 export const OPERATION_TRAILER = 'Station-Operation';
@@ -54,6 +55,18 @@ const ALLOWED_GIT_ENV = ['GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL'
 
 export class LocalWorkspace {
   constructor(readonly settings: WorkspaceSettings) {}
+
+  /** The workspace settings of a worker or a coding agent, from its config. */
+  static fromConfig(config: CodingConfig): LocalWorkspace {
+    return new LocalWorkspace({
+      base_path: config.workspace_base_path,
+      allowed_roots: config.allowed_workspace_roots,
+      clone_timeout_sec: config.clone_timeout_sec,
+      push_timeout_sec: config.push_timeout_sec,
+      user_name: config.git.user_name,
+      user_email: config.git.user_email,
+    });
+  }
 
   managedPath(sessionId: string): string {
     // Injective: two session ids never share a directory (':' becomes '=3a'; '=' cannot be in an id).

@@ -6,8 +6,8 @@
 // Nothing here carries a secret: git tokens are named (token_env) and resolved on the agent; NATS
 // credentials stay in the creds file of each process.
 import { z } from 'zod';
-import { BranchName, RemoteName, SessionId, describeZodError, invalidRepoUrlReason, invalidWorkspaceRelativePathReason } from '../../contract.js';
-import type { CodingConfig } from '../../config.js';
+import { BranchName, RemoteName, SessionId, describeZodError, invalidRepoUrlReason, invalidWorkspaceRelativePathReason } from '../contract.js';
+import type { CodingConfig } from '../config.js';
 
 export const PROTOCOL_VERSION = 1 as const;
 /** Task records and artifacts are kept this long (retries and redeliveries come within hours). */
