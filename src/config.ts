@@ -90,7 +90,7 @@ const NatsConfig = z
       .min(2)
       .max(120)
       .default(10)
-      .describe('An agent silent this long is lost: its running task fails with "agent lost" (keep it below the activity heartbeat timeout, 20 s).'),
+      .describe('An agent silent this long is lost: its running task fails with "agent lost", and a task queued for an agent not alive this long fails at once. The agent refreshes its liveness key every agent_timeout_sec / 4.'),
     max_message_kb: positiveInt().max(1024).default(512).describe('Largest task message an agent accepts; bigger ones are answered with a too_large error. The server’s max_payload (1 MB by default) is the hard limit.'),
     agent: NatsAgentConfig.prefault({}),
   })
@@ -158,10 +158,14 @@ export function configPath(explicit?: string): { path: string; explicit: boolean
   return { path: join(base, 'station', 'config.yaml'), explicit: false };
 }
 
-/** Replace ${VAR} and ${VAR:-default} in every string of `value`. Unset variables become ''. */
+/**
+ * Replace ${VAR} and ${VAR:-default} in every string of `value`. Unset variables become ''. `$${` is a literal
+ * `${` (for a value that must contain one).
+ */
 export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+    return value.replace(/\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name?: string, fallback?: string) => {
+      if (name === undefined) return '${';
       const v = env[name];
       return v !== undefined && v !== '' ? v : (fallback ?? '');
     });
@@ -173,9 +177,12 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env):
   return value;
 }
 
-/** Optional strings that expanded to '' count as not set, so `token: ${UNSET}` means "no token". */
+/**
+ * Strings that expanded to '' count as not set: `token: ${UNSET}` means "no token", and a list item
+ * `- ${UNSET}` is no item (not an empty one, which would become e.g. `--tools=`, no tools at all).
+ */
 function dropEmptyStrings(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(dropEmptyStrings);
+  if (Array.isArray(value)) return value.filter((v) => v !== '').map(dropEmptyStrings);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value)

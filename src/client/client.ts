@@ -2,6 +2,7 @@
 // for services that drive coding sessions programmatically. Inputs are validated here with the contract's
 // schemas, so a bad request fails fast with a message naming the field.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   WithStartWorkflowOperation,
@@ -259,8 +260,6 @@ export class CodingClient {
 export function newSessionId(): string {
   return `coding_${Date.now()}_${randomBytes(3).toString('hex')}`;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const GRPC_NOT_FOUND = 5;
 const GRPC_UNAVAILABLE = 14;

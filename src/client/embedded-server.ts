@@ -2,7 +2,7 @@
 // directory. Started on first use and left running for later commands (sessions outlive one command);
 // `station-coding server stop` stops it.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { CodingConfig } from '../config.js';
@@ -70,6 +70,8 @@ export function stopEmbeddedServer(): boolean {
     return false;
   }
   rmSync(f.pid, { force: true });
+  // A pid file outlives a reboot or a crash, and the pid may now be another program's: signal only our server.
+  if (!Number.isInteger(pid) || pid <= 1 || !isOurServer(pid, f.db)) return false;
   try {
     process.kill(-pid, 'SIGTERM');
     return true;
@@ -81,4 +83,15 @@ export function stopEmbeddedServer(): boolean {
       return false;
     }
   }
+}
+
+/** The process is a `temporal server start-dev` on this state directory's database (where /proc tells). */
+function isOurServer(pid: number, db: string): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT' && !existsSync('/proc/self'); // no /proc: trust the file
+  }
+  return args.includes('start-dev') && args.includes(db);
 }

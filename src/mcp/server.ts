@@ -5,6 +5,8 @@
 // false, so the cleanup policy applies) when it ends: stdin closed, the client gone without goodbye (EOF, EPIPE,
 // parent process gone), SIGTERM/SIGINT/SIGHUP, or an HTTP session terminated. Workflow-scope sessions live on.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { errorLine } from '../text.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -162,7 +164,7 @@ export function createStationMcpServer(getClient: () => Promise<CodingClient>, l
           const result = await runTool(tool, client, input, sessions, { onProgress, signal: extra.signal, connectionEnded: () => sessions.ended });
           return { content: [{ type: 'text', text: JSON.stringify(result, null, 2) }], structuredContent: result as Record<string, unknown> };
         } catch (err) {
-          return { isError: true, content: [{ type: 'text', text: oneLine(err) }] };
+          return { isError: true, content: [{ type: 'text', text: errorLine(err) || 'unknown error' }] };
         }
       },
     );
@@ -193,13 +195,8 @@ async function runTool(
   }
 }
 
-/** The message a person can act on, one line, as the CLI prints it (without its "station-coding: " prefix). */
-function oneLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] || 'unknown error';
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Waits that never keep the process alive on their own. */
+const sleep = (ms: number) => delay(ms, undefined, { ref: false });
 
 export interface ServeOptions {
   /** Serve streamable HTTP on 127.0.0.1:<port> (0: any free port) instead of stdio. */

@@ -49,6 +49,43 @@ export interface ProcessOutcome {
 }
 
 const STDERR_TAIL = 4096;
+/** The longest stdout line kept: a runaway line (a huge tool output) is skipped instead of filling memory. */
+export const MAX_LINE_CHARS = 16 * 1024 * 1024;
+
+/** Splits a stream into trimmed, non-empty lines, holding at most MAX_LINE_CHARS of an unfinished line. */
+export class LineSplitter {
+  private pending = '';
+  private skipping = false;
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (let newline = chunk.indexOf('\n'); newline >= 0; newline = chunk.indexOf('\n', start)) {
+      const piece = chunk.slice(start, newline);
+      if (!this.skipping) this.emit(this.pending + piece);
+      this.pending = '';
+      this.skipping = false;
+      start = newline + 1;
+    }
+    if (this.skipping) return;
+    this.pending += chunk.slice(start);
+    if (this.pending.length > MAX_LINE_CHARS) {
+      this.pending = '';
+      this.skipping = true; // the rest of this line is dropped too
+    }
+  }
+
+  end(): void {
+    if (!this.skipping) this.emit(this.pending);
+    this.pending = '';
+  }
+
+  private emit(line: string): void {
+    const trimmed = line.trim();
+    if (trimmed) this.onLine(trimmed);
+  }
+}
 
 export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   let timedOut = false;
@@ -104,17 +141,9 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   if (spec.signal.aborted) onAbort();
   else spec.signal.addEventListener('abort', onAbort, { once: true });
 
-  let pending = '';
+  const lines = new LineSplitter(spec.onLine);
   child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      if (line) spec.onLine(line);
-    }
-  });
+  child.stdout?.on('data', (chunk: string) => lines.push(chunk));
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL);
@@ -122,7 +151,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
 
   try {
     const result = await child;
-    if (pending.trim()) spec.onLine(pending.trim());
+    lines.end();
     const spawnError =
       result.failed && result.exitCode === undefined && !result.signal
         ? (result.cause as NodeJS.ErrnoException | undefined)
@@ -155,6 +184,15 @@ interface ProcInfo {
   start: string;
 }
 
+/** The pids /proc lists now, or undefined where there is no /proc (not Linux). */
+function livePids(): number[] | undefined {
+  try {
+    return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One process's parent, group and start time from /proc/<pid>/stat, or undefined. */
 function procStat(pid: number): (ProcInfo & { ppid: number }) | undefined {
   try {
@@ -171,15 +209,7 @@ function procStat(pid: number): (ProcInfo & { ppid: number }) | undefined {
 function descendantsOf(root: number): Map<number, ProcInfo> {
   const children = new Map<number, number[]>();
   const infos = new Map<number, ProcInfo>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return new Map();
-  }
-  for (const entry of entries) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
+  for (const pid of livePids() ?? []) {
     const stat = procStat(pid);
     if (!stat) continue;
     infos.set(pid, { pgid: stat.pgid, start: stat.start });
@@ -227,19 +257,13 @@ export function killProcessesIn(workspace: string | undefined, startedAt?: strin
   if (!workspace || !workspace.startsWith('/') || resolve(workspace) === '/') return 0;
   const dir = resolve(workspace);
   let killed = 0;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return 0; // not Linux
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+  for (const pid of livePids() ?? []) {
+    if (pid === process.pid) continue;
     try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (startedAt !== undefined && Number(procStat(Number(entry))?.start ?? 0) < Number(startedAt)) continue;
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (startedAt !== undefined && Number(procStat(pid)?.start ?? 0) < Number(startedAt)) continue;
       if (cwd === dir || cwd.startsWith(dir + sep)) {
-        process.kill(Number(entry), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
         killed++;
       }
     } catch {
@@ -251,14 +275,9 @@ export function killProcessesIn(workspace: string | undefined, startedAt?: strin
 
 /** Whether any process has `path` open (Linux /proc). True where that cannot be known, so nothing is taken. */
 export function fileHeldOpen(path: string): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
+  const pids = livePids();
+  if (!pids) return true;
+  for (const entry of pids) {
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${entry}/fd`);
