@@ -128,6 +128,13 @@ export const CodingConfig = z
     cli: OpenCodeCliConfig.prefault({}),
     nats: NatsConfig.prefault({}),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
+    worker_lost_after_sec: z
+      .number()
+      .positive()
+      .default(60)
+      .describe(
+        'An operation that the worker holding the workspace has not picked up after this long fails, naming that worker (the workspace and its unpushed work are on that host); coding_close then ends the session without waiting for it.',
+      ),
     task_timeout_min: z.number().positive().default(10).describe('A code task running longer is stopped (process tree killed) and reported as failed; also caps the backend timeouts.'),
     clone_timeout_sec: positiveInt().default(300).describe('Kill a clone that takes longer.'),
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { CodingClient } from '../src/client/client.js';
 import { BIN, getWorld, type World } from './support/world.js';
-import { git } from './support/helpers.js';
+import { git, processesIn, waitFor } from './support/helpers.js';
+import { defaultScript } from './support/fake-anthropic.js';
 
 describe('crash safety of git operations', function () {
   let w: World;
@@ -74,6 +75,67 @@ describe('crash safety of git operations', function () {
       await client.close({ session_id });
     });
   }
+
+  it('SIGTERM to a worker during a task hands the task over: it runs again on the restarted worker and is recorded once, as done', async () => {
+    const url = await w.git.createRepo('crash-sigterm');
+    const first = startWorker();
+    const { session_id, workspace_path } = await client.open({ repo_url: url });
+    // Longer than the worker's 10 s shutdown grace, so the running attempt is stopped, not waited for.
+    w.claude.setScript(defaultScript({ file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' }));
+    try {
+      const task = client.code({ session_id, instruction: 'Write then sleep' });
+      await waitFor('the task to run in the workspace', () => processesIn(workspace_path).length > 0, 60_000);
+      const died = exited(first);
+      first.kill('SIGTERM');
+      await died;
+      startWorker();
+      const result = await task;
+      assert.equal(result.success, true, result.error);
+      const status = await client.status(session_id);
+      assert.deepEqual(
+        status.tasks.map((t) => [t.task, t.success]),
+        [[1, true]],
+        'one task, recorded as done (not cancelled)',
+      );
+      await client.close({ session_id });
+    } finally {
+      w.claude.setScript(defaultScript());
+    }
+  });
+
+  it('a worker gone for good: the next operation fails within worker_lost_after_sec naming it, and close ends the session at once', async () => {
+    const url = await w.git.createRepo('crash-lost');
+    const taskQueue = `lost-${Date.now()}`;
+    const configFor = (worker_id: string) => {
+      const path = join(mkdtempSync(join(tmpdir(), 'station-config-')), 'config.yaml');
+      writeFileSync(path, YAML.stringify({ coding: { ...w.rawConfig, worker_lost_after_sec: 3, temporal: { address: w.temporal.address, task_queue: taskQueue, worker_id } } }));
+      return path;
+    };
+    const lostConfig = configFor('lost-host');
+    const lostClient = new CodingClient(w.connection, { namespace: 'default', taskQueue });
+    const worker = spawn('node', [BIN.stationCoding, 'worker'], { env: { ...process.env, STATION_CONFIG: lostConfig }, stdio: 'ignore' });
+    workers.push(worker);
+    const { session_id, workspace_path } = await lostClient.open({ repo_url: url });
+    const died = exited(worker);
+    worker.kill('SIGKILL');
+    await died;
+    // A worker with another worker_id serves the shared queue (workflows), not the lost host's workspaces.
+    const other = spawn('node', [BIN.stationCoding, 'worker'], { env: { ...process.env, STATION_CONFIG: configFor('other-host') }, stdio: 'ignore' });
+    workers.push(other);
+
+    const started = Date.now();
+    await assert.rejects(lostClient.branch({ session_id, branch: 'feature/lost', create: true }), (err: Error & { type?: string }) => {
+      assert.match(err.message, new RegExp(`worker lost-host, which holds the workspace ${workspace_path}, did not pick up the branch in 3s`));
+      assert.equal(err.type, 'unavailable');
+      return true;
+    });
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    const closing = Date.now();
+    const closed = await lostClient.close({ session_id });
+    assert.equal(closed.workspace_deleted, false);
+    assert.ok(Date.now() - closing < 20_000, `close took ${Date.now() - closing} ms`);
+    assert.match((await lostClient.status(session_id)).last_error ?? '', /cleanup failed: worker lost-host/);
+  });
 
   it('stale lock files of a dead git never block a commit; a lock a live process holds is left alone', async () => {
     const url = await w.git.createRepo('crash-locks');

@@ -26,6 +26,8 @@ export interface OpenedSession {
   idle_timeout_ms: number;
   task_timeout_ms: number;
   max_attempts: number;
+  /** How long an operation waits for the worker holding the workspace before it is reported lost. */
+  worker_lost_after_ms?: number;
   budget: Budget;
 }
 
@@ -47,14 +49,22 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     const beat = () => ctx.heartbeat(details?.());
     beat();
     const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+    // A worker shutting down (SIGTERM) stops its operations with this reason: they are handed over, not cancelled.
+    const handedOver = () =>
+      (ctx.cancellationSignal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN'
+        ? ApplicationFailure.retryable(`worker ${hostQueue} shut down during the operation; it runs again when a worker serves ${hostQueue}`, 'unavailable')
+        : undefined;
+    let result: T;
     try {
-      return await fn(ctx.cancellationSignal);
+      result = await fn(ctx.cancellationSignal);
     } catch (err) {
-      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
-      throw toFailure(err, backends.tokenFor(tokenEnv));
+      throw handedOver() ?? (ctx.cancellationSignal.aborted ? new CancelledFailure('cancelled') : toFailure(err, backends.tokenFor(tokenEnv)));
     } finally {
       clearInterval(timer);
     }
+    const shutdown = handedOver();
+    if (shutdown) throw shutdown;
+    return result;
   }
 
   return {
@@ -100,6 +110,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           idle_timeout_ms: config.idle_timeout_min * 60_000,
           task_timeout_ms: config.task_timeout_min * 60_000,
           max_attempts: config.max_attempts,
+          worker_lost_after_ms: config.worker_lost_after_sec * 1000,
           budget: {
             ...((start.max_cost_usd ?? config.max_cost_usd) !== undefined ? { max_cost_usd: start.max_cost_usd ?? config.max_cost_usd } : {}),
             ...((start.max_tokens ?? config.max_tokens) !== undefined ? { max_tokens: start.max_tokens ?? config.max_tokens } : {}),

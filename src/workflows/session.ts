@@ -6,6 +6,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   condition,
   isCancellation,
   proxyActivities,
@@ -92,6 +93,8 @@ export class Session {
   /** Workflow time of the last operation's end: what the idle timeout counts from. */
   lastActive = Date.now();
   private nextTask: number;
+  /** An operation found the workspace's worker gone (it may come back: later operations still try it). */
+  private workerLost = false;
   private readonly queue = new OperationQueue();
   private readonly tasks: QueuedTask[] = [];
   /** What memo and search attributes last said (a new run publishes again). */
@@ -228,7 +231,9 @@ export class Session {
       holding = true;
       this.status.busy = name;
       this.publish();
-      return await fn();
+      const result = await fn();
+      this.workerLost = false;
+      return result;
     } finally {
       this.queue.release(ticket);
       if (holding) {
@@ -271,7 +276,7 @@ export class Session {
       result = rest;
     } catch (err) {
       if (!isCancellation(err)) {
-        const reason = operationFailure(err);
+        const reason = this.failureOf(err, 'code task');
         this.record(task, this.failedTask(reason.message));
         throw reason;
       }
@@ -304,7 +309,7 @@ export class Session {
     return (await this.exclusive('branch', async () => {
       const result = await this.hostActivities(`branch: ${req.create ? 'create ' : ''}${req.branch}`)
         .createBranch(this.opened!.session, req)
-        .catch((err) => this.fail(err));
+        .catch((err) => this.fail(err, 'branch'));
       this.status.branch = result.branch;
       return result;
     }))!;
@@ -314,7 +319,7 @@ export class Session {
     return (await this.exclusive('commit', () =>
       this.hostActivities(`commit: ${oneLine(req.message, 60)}`)
         .commitChanges(this.opened!.session, req)
-        .catch((err) => this.fail(err)),
+        .catch((err) => this.fail(err, 'commit')),
     ))!;
   }
 
@@ -322,7 +327,7 @@ export class Session {
     return (await this.exclusive('push', () =>
       this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`)
         .pushBranch(this.opened!.session, req)
-        .catch((err) => this.fail(err)),
+        .catch((err) => this.fail(err, 'push')),
     ))!;
   }
 
@@ -339,11 +344,13 @@ export class Session {
     const deleteWorkspace = this.opened!.session.managed && (policy === 'on_session_end' || (policy === 'on_success' && success && lastTaskOk));
     let deleted = false;
     try {
-      const done = await this.hostActivities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`).closeSession(this.opened!.session, deleteWorkspace);
+      // A worker known to be lost gets a moment, not the full wait: the session ends either way.
+      const wait = this.workerLost ? { scheduleToStartTimeout: '5 seconds' } : {};
+      const done = await this.hostActivities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`, wait).closeSession(this.opened!.session, deleteWorkspace);
       deleted = done.workspace_deleted;
     } catch (err) {
       // The session still ends; the state says why the workspace may remain.
-      this.status.last_error = `cleanup failed: ${operationFailure(err).message}`;
+      this.status.last_error = `cleanup failed: ${this.failureOf(err, 'close').message}`;
     }
     this.status.state = 'closed';
     this.closeResult = { session_id: this.id, success, reason, workspace_path: this.opened!.session.workspace_path, workspace_deleted: deleted };
@@ -380,7 +387,7 @@ export class Session {
     return proxyActivities<Activities>({
       taskQueue: this.opened!.worker_queue,
       startToCloseTimeout: '30 minutes',
-      scheduleToStartTimeout: HOST_PICKUP_TIMEOUT,
+      scheduleToStartTimeout: this.opened!.worker_lost_after_ms ?? HOST_PICKUP_TIMEOUT,
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '1 second' },
       summary,
@@ -388,10 +395,25 @@ export class Session {
     });
   }
 
-  private fail(err: unknown): never {
-    const reason = operationFailure(err);
+  private fail(err: unknown, operation: string): never {
+    const reason = this.failureOf(err, operation);
     this.status.last_error = reason.message;
     throw reason;
+  }
+
+  /** The failure an operation reports; an operation the workspace's worker never picked up names that worker. */
+  private failureOf(err: unknown, operation: string): ApplicationFailure {
+    const timeout = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause : undefined;
+    if (timeout?.timeoutType !== 'SCHEDULE_TO_START') return operationFailure(err);
+    this.workerLost = true;
+    const queue = this.opened!.worker_queue;
+    const worker = queue.slice(queue.lastIndexOf('@') + 1);
+    const waited = Math.round((this.opened!.worker_lost_after_ms ?? 300_000) / 1000);
+    return failure(
+      `worker ${worker}, which holds the workspace ${this.opened!.session.workspace_path}, did not pick up the ${operation} in ${waited}s: ` +
+        `it is gone or stopped, and the workspace with everything not pushed is on that host. Start a worker with worker_id ${worker} to go on, or coding_close to end the session.`,
+      'unavailable',
+    );
   }
 
   private failedTask(error: string, summary?: string): CodeResult {
