@@ -26,7 +26,8 @@ import { redact } from '../git/credentials.js';
 import { baseChildEnv, killProcessesIn, truncate } from '../process/process.js';
 import { LocalBackendRegistry } from '../backends/registry.js';
 import { LocalWorkspace, type WorkspaceRef } from '../git/workspace.js';
-import { ensureConsumer, isWrongSequence, oneLine, openLink, type NatsLink } from './connection.js';
+import { errorLine } from '../text.js';
+import { ensureConsumer, isWrongSequence, openLink, type NatsLink } from './connection.js';
 import {
   AgentRecord,
   CancelRequest,
@@ -208,7 +209,7 @@ export class NatsAgent {
     try {
       await this.link.agents.put(agentKey(this.id), encode(record));
     } catch (err) {
-      this.log({ event: 'heartbeat_failed', error: oneLine(err) });
+      this.log({ event: 'heartbeat_failed', error: errorLine(err) });
     }
   }
 
@@ -266,7 +267,7 @@ export class NatsAgent {
         }
       } catch (err) {
         if (this.stopping || this.link?.nc.isClosed()) return;
-        this.log({ event: 'intake_error', consumer: durable, error: oneLine(err) });
+        this.log({ event: 'intake_error', consumer: durable, error: errorLine(err) });
         await sleep(1000);
         await ensureConsumer(this.conn.jsm, names.stream, durable, which === 'own' ? names.agentSubject(this.id) : names.sharedSubject).catch(() => {});
       }
@@ -303,7 +304,7 @@ export class NatsAgent {
       return;
     }
     void this.process(msg, task)
-      .catch((err) => this.log({ event: 'task_error', taskID: task.taskID, op: task.op, error: oneLine(err) }))
+      .catch((err) => this.log({ event: 'task_error', taskID: task.taskID, op: task.op, error: errorLine(err) }))
       .finally(() => this.slots.release());
   }
 
@@ -312,7 +313,7 @@ export class NatsAgent {
     try {
       claim = await this.claim(task);
     } catch (err) {
-      this.log({ event: 'claim_failed', taskID: task.taskID, error: oneLine(err) });
+      this.log({ event: 'claim_failed', taskID: task.taskID, error: errorLine(err) });
       safely(() => msg.nak(1000));
       return;
     }
@@ -555,7 +556,7 @@ export class NatsAgent {
       const info = await objects.putBlob({ name: diffObject(task.taskID), description: `diff of ${task.op} task ${task.taskID} of session ${task.session}` }, stdout);
       return [{ kind: 'diff', bucket: names.buckets.objects, name: info.name, bytes: stdout.length, digest: info.digest }];
     } catch (err) {
-      this.log({ event: 'diff_not_stored', taskID: task.taskID, error: oneLine(err) });
+      this.log({ event: 'diff_not_stored', taskID: task.taskID, error: errorLine(err) });
       return [];
     }
   }
@@ -601,7 +602,7 @@ export class NatsAgent {
       }
     })();
     if (err instanceof CodingError) return { code: err.kind, message: redact(err.message, token).slice(0, 4000), retryable: err.retryable };
-    const message = redact(oneLine(err), token).slice(0, 4000);
+    const message = redact(errorLine(err), token).slice(0, 4000);
     return { code: 'unavailable', message, retryable: true };
   }
 
@@ -633,7 +634,7 @@ export class NatsAgent {
     try {
       this.conn.nc.publish(this.replySubject(callback ?? record.callback, record.taskID), encode(message));
     } catch (err) {
-      this.log({ event: 'reply_failed', taskID: record.taskID, error: oneLine(err) });
+      this.log({ event: 'reply_failed', taskID: record.taskID, error: errorLine(err) });
     }
   }
 
@@ -652,7 +653,7 @@ export class NatsAgent {
     try {
       this.conn.nc.publish(subject, encode(reply));
     } catch (err) {
-      this.log({ event: 'reply_failed', error: oneLine(err) });
+      this.log({ event: 'reply_failed', error: errorLine(err) });
     }
     safely(() => msg.ack()); // a bad message never comes back
     this.log({ event: 'task_rejected', code: decoded.error.code, error: decoded.error.message.slice(0, 300), bytes: msg.data.length, subject: msg.subject, reply_to: subject, seq: msg.seq });
