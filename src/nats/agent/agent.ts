@@ -58,6 +58,7 @@ export class NatsAgent {
   private markClosed!: () => void;
   private readonly ctx: AgentContext;
   private readonly registry: LocalBackendRegistry;
+  /** Only for where a new session's clone goes (a restarted agent looks there for leftovers). */
   private readonly workspace: LocalWorkspace;
   private readonly execution: Execution;
   private readonly replies: Replies;
@@ -76,7 +77,7 @@ export class NatsAgent {
     this.ctx = new AgentContext(this.id, this.incarnation, config.nats, (fields) => write({ time: new Date().toISOString(), agent: this.id, ...fields }));
     this.registry = new LocalBackendRegistry(config, env);
     this.workspace = LocalWorkspace.fromConfig(config);
-    this.execution = new Execution(this.ctx, config, this.registry, env, this.workspace);
+    this.execution = new Execution(this.ctx, config, this.registry, env);
     this.replies = new Replies(this.ctx);
     this.liveness = new Liveness(this.ctx, () => [...this.active.keys()], new Date().toISOString());
     this.slots = new Slots(config.nats.agent.concurrency);

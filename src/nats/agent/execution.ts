@@ -3,11 +3,11 @@
 // token variable, model), and the error a task reports (redacted).
 import { resolve, sep } from 'node:path';
 import type { CodingConfig } from '../../config.js';
-import type { CodingBackend, ProgressSink, SessionRef } from '../../backends/backend.js';
+import type { ProgressSink, SessionRef } from '../../backends/backend.js';
 import { CodingError } from '../../backends/errors.js';
+import { LocalBackend } from '../../backends/local.js';
 import type { LocalBackendRegistry } from '../../backends/registry.js';
 import { redact } from '../../git/credentials.js';
-import type { LocalWorkspace, WorkspaceRef } from '../../git/workspace.js';
 import { errorLine } from '../../text.js';
 import { readEntry } from '../connection.js';
 import { PROTOCOL_VERSION, SessionRecord, encode, sessionKey, type Artifact, type ErrorInfo, type SessionTask, type TaskMessage } from '../protocol.js';
@@ -20,16 +20,18 @@ export interface Performed {
 }
 
 export class Execution {
-  private readonly backend: CodingBackend;
+  private readonly backend: LocalBackend;
 
   constructor(
     private readonly ctx: AgentContext,
     private readonly config: CodingConfig,
     private readonly registry: LocalBackendRegistry,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly workspace: LocalWorkspace,
   ) {
-    this.backend = registry.get(config.nats.agent.backend);
+    const backend = registry.get(config.nats.agent.backend);
+    // coding.nats.agent.backend names a local backend only (claudecode, opencode, opencode-cli).
+    if (!(backend instanceof LocalBackend)) throw new CodingError(`coding.nats.agent.backend: ${backend.name} is not a local backend`, 'invalid_input');
+    this.backend = backend;
   }
 
   async perform(task: TaskMessage, signal: AbortSignal, progress: ProgressSink): Promise<Performed> {
@@ -83,7 +85,7 @@ export class Execution {
       case 'push':
         return { result: await this.backend.push(session, { remote: task.remote, branch: task.branch, set_upstream: task.set_upstream }, signal), artifacts: [] };
       case 'close': {
-        const closed = await this.backend.close({ session, delete_workspace: task.delete_workspace }, signal);
+        const closed = await this.backend.close({ session, delete_workspace: task.delete_workspace });
         await this.ctx.link.sessions.delete(sessionKey(task.session));
         return { result: closed, artifacts: [] };
       }
@@ -114,20 +116,18 @@ export class Execution {
     if (task.model !== undefined) {
       throw new CodingError(`model: a per-task model is not supported by protocol v${PROTOCOL_VERSION}; agent ${this.ctx.id} uses its configured model`, 'invalid_input');
     }
-    const ref: WorkspaceRef = { session_id: session.session_id, workspace_path: session.workspace_path, managed: session.managed };
-    await this.workspace.assertExists(ref);
-    const before = await this.workspace.snapshot(ref, signal);
     const timeout = task.timeout ? AbortSignal.timeout(task.timeout * 1000) : undefined;
-    let outcome = await this.backend.code(
+    const coded = await this.backend.codeWithSnapshots(
       { instruction: task.prompt, context: task.context, files: task.files, session, title: task.title, budget: task.budget },
       progress,
       timeout ? AbortSignal.any([signal, timeout]) : signal,
     );
+    let outcome = coded.outcome;
     if (timeout?.aborted && !signal.aborted && outcome.error === 'cancelled') {
       outcome = { ...outcome, success: false, error: `timed out after ${task.timeout}s (the session's task timeout)` };
     }
-    const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
-    const artifacts = await storeDiff(this.ctx, task, session.workspace_path, before, after);
+    // The diff of the same two snapshots files_changed compares: the stored diff and the result always agree.
+    const artifacts = await storeDiff(this.ctx, task, session.workspace_path, coded.before, coded.after);
     if (outcome.backend_session_id && outcome.backend_session_id !== record.backend_session_id) {
       const updated: SessionRecord = { ...record, backend_session_id: outcome.backend_session_id, updated_at: new Date().toISOString() };
       await this.ctx.link.sessions.put(sessionKey(task.session), encode(updated));
