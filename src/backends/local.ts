@@ -35,6 +35,11 @@ export class LocalBackend implements CodingBackend {
   }
 
   async code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome> {
+    return (await this.codeWithSnapshots(op, progress, signal)).outcome;
+  }
+
+  /** code(), and the two working-tree snapshots (git tree ids) its files_changed compares: a NATS agent stores their diff. */
+  async codeWithSnapshots(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<{ outcome: CodeOutcome; before: string; after: string }> {
     const ref = this.ref(op.session);
     await this.workspace.assertExists(ref);
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
@@ -60,7 +65,7 @@ export class LocalBackend implements CodingBackend {
     // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
     const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
     const files_changed = await this.workspace.changesBetween(ref, before, after, AbortSignal.timeout(60_000));
-    return {
+    const result: CodeOutcome = {
       success: outcome.success,
       summary: outcome.summary,
       ...(outcome.error ? { error: outcome.error } : {}),
@@ -76,6 +81,7 @@ export class LocalBackend implements CodingBackend {
       },
       backend_session_id: outcome.backend_session_id ?? op.session.backend_session_id,
     };
+    return { outcome: result, before, after };
   }
 
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef) {

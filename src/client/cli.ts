@@ -177,7 +177,7 @@ async function runWorker(config: CodingConfig): Promise<number> {
 
 /** A coding agent for opencode-nats: takes tasks from NATS JetStream until SIGINT / SIGTERM. */
 async function runNatsAgent(config: CodingConfig): Promise<number> {
-  const { NatsAgent } = await import('../nats/agent.js');
+  const { NatsAgent } = await import('../nats/agent/agent.js');
   const agent = new NatsAgent({ config });
   await agent.start();
   const signalled = new Promise<boolean>((resolve) => {

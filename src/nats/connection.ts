@@ -17,9 +17,11 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { z } from 'zod';
 import { maskUrlCredentials, type CodingConfig } from '../config.js';
 import { CodingError } from '../backends/errors.js';
-import { STATE_TTL_MS, natsNames, type NatsNames } from './protocol.js';
+import { errorLine } from '../text.js';
+import { STATE_TTL_MS, TaskRecord, decodeWith, natsNames, taskKey, type NatsNames } from './protocol.js';
 
 type NatsSettings = CodingConfig['nats'];
 
@@ -64,7 +66,7 @@ export async function openLink(settings: NatsSettings, name: string): Promise<Na
       timeout: 10_000,
     });
   } catch (err) {
-    throw new CodingError(`cannot connect to NATS at ${maskUrlCredentials(settings.url)}: ${oneLine(err)}`, 'unavailable', true);
+    throw new CodingError(`cannot connect to NATS at ${maskUrlCredentials(settings.url)}: ${errorLine(err)}`, 'unavailable', true);
   }
   try {
     const jsm = await jetstreamManager(nc);
@@ -93,7 +95,7 @@ export async function openLink(settings: NatsSettings, name: string): Promise<Na
   } catch (err) {
     await nc.close().catch(() => {});
     if (err instanceof CodingError) throw err;
-    throw new CodingError(`NATS JetStream at ${maskUrlCredentials(settings.url)} is not usable: ${oneLine(err)} (is the server started with -js?)`, 'unavailable', true);
+    throw new CodingError(`NATS JetStream at ${maskUrlCredentials(settings.url)} is not usable: ${errorLine(err)} (is the server started with -js?)`, 'unavailable', true);
   }
 }
 
@@ -158,7 +160,16 @@ export function isWrongSequence(err: unknown): boolean {
   return /wrong last sequence|key exists/i.test((err as Error)?.message ?? '');
 }
 
-export function oneLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0] ?? 'error';
+/** A KV entry read with its schema, and its revision; undefined when it is absent, deleted or unreadable. */
+export async function readEntry<S extends z.ZodType>(kv: KV, key: string, schema: S): Promise<{ value: z.output<S>; revision: number } | undefined> {
+  const entry = await kv.get(key);
+  if (!entry || entry.operation !== 'PUT') return undefined;
+  const value = decodeWith(schema, entry.value);
+  return value === undefined ? undefined : { value, revision: entry.revision };
+}
+
+/** A task's record in the state bucket (task.<taskID>), with the revision a compare-and-set needs. */
+export async function readTaskRecord(link: NatsLink, taskID: string): Promise<{ record: TaskRecord; revision: number } | undefined> {
+  const entry = await readEntry(link.state, taskKey(taskID), TaskRecord);
+  return entry && { record: entry.value, revision: entry.revision };
 }

@@ -190,6 +190,16 @@ export const TaskRecord = z.object({
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
+/** What every record of a task starts from: the task, not yet finished. */
+export function taskRecordOf(task: TaskMessage): TaskRecord {
+  return { v: PROTOCOL_VERSION, taskID: task.taskID, op: task.op, session: task.session, attempt: task.attempt, status: 'running' };
+}
+
+/** A task that will never finish: the agent on it stopped, or the agent it waits for is gone. Never run again. */
+export function lostRecord(record: TaskRecord, message: string): TaskRecord {
+  return { ...record, status: 'failed', finished_at: new Date().toISOString(), error: { code: 'agent_lost', message, retryable: false } };
+}
+
 export const ResultMessage = z.object({
   v: z.literal(PROTOCOL_VERSION),
   type: z.literal('result'),
