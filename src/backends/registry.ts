@@ -6,7 +6,7 @@ import type { CodingConfig } from '../config.js';
 import { stateDir } from '../paths.js';
 import type { BackendRegistry } from '../activities/index.js';
 import type { AgentRunner, CodingBackend } from './backend.js';
-import { ClaudeCodeRunner } from '../runners/claudecode.js';
+import { ClaudeCodeRunner } from '../runners/claudecode/runner.js';
 import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
 import { NatsBackend } from '../nats/backend.js';
