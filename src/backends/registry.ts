@@ -10,7 +10,7 @@ import { ClaudeCodeRunner } from '../runners/claudecode/runner.js';
 import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
 import { NatsBackend } from '../nats/backend.js';
-import { OpenCodeCliRunner } from '../runners/opencode-cli.js';
+import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode-server.js';
 import { LocalWorkspace } from '../git/workspace.js';
 

@@ -15,7 +15,7 @@
 // connection). A reconnect may lose events, so every waiting task then checks the session status itself.
 //
 // Without `url`, the runner starts its own `opencode serve` on 127.0.0.1 (lazily, with the isolated
-// environment of opencode-env.ts and a random password) and stops it in shutdown().
+// environment of opencode-shared/env.ts and a random password) and stops it in shutdown().
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2';
@@ -24,24 +24,19 @@ import type { AgentOutcome, AgentRunner, AgentTask } from '../backends/backend.j
 import { zeroTokens, type ToolCall } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
 import { truncate } from '../process/process.js';
+import { effectiveTimeoutMs } from './task-limits.js';
+import { resolveOpenCodeBinary } from './opencode-shared/binary.js';
+import { parseModel, type OpenCodeModelSettings } from './opencode-shared/config.js';
+import { prepareOpenCodeEnv } from './opencode-shared/env.js';
+import { isAbortError, isProviderError, openCodeErrorMessage, providerError, type OpenCodeError } from './opencode-shared/errors.js';
 import {
   addOpenCodeTokens,
   describeToolCall,
-  effectiveTimeoutMs,
   describeToolResult,
-  isAbortError,
-  isProviderError,
-  openCodeErrorMessage,
-  parseModel,
-  prepareOpenCodeEnv,
-  providerError,
-  resolveOpenCodeBinary,
   toolCallOf,
-  type OpenCodeError,
-  type OpenCodeModelSettings,
   type OpenCodeTokenInfo,
   type OpenCodeToolState,
-} from './opencode-env.js';
+} from './opencode-shared/parts.js';
 
 export interface OpenCodeServerSettings extends OpenCodeModelSettings {
   /** URL of a running OpenCode server; without it the runner starts and manages its own. */
