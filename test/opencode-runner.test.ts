@@ -11,7 +11,7 @@ import type { AgentOutcome, AgentTask } from '../src/backends/backend.js';
 import { CodingError } from '../src/backends/errors.js';
 import { OpenCodeCliRunner, openCodeCliStateDir } from '../src/runners/opencode-cli/runner.js';
 import { defaultOpenCodeBinary } from '../src/runners/opencode-shared/binary.js';
-import { OpenCodeServerRunner } from '../src/runners/opencode-server.js';
+import { OpenCodeServerRunner } from '../src/runners/opencode/runner.js';
 import type { ProgressEvent } from '../src/contract.js';
 import { defaultScript, startFakeOpenAI, type FakeOpenAI, type FakeScript } from './support/fake-openai.js';
 import { fakeOpenCodeConfig } from './support/opencode-fixture.js';

@@ -11,7 +11,7 @@ import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
 import { NatsBackend } from '../nats/backend.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
-import { OpenCodeServerRunner } from '../runners/opencode-server.js';
+import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 
 export class LocalBackendRegistry implements BackendRegistry {
