@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../src/backends/backend.js';
-import { ClaudeCodeRunner, type ClaudeCodeSettings } from '../src/runners/claudecode.js';
+import { ClaudeCodeRunner, type ClaudeCodeSettings } from '../src/runners/claudecode/runner.js';
 import { CodingError } from '../src/backends/errors.js';
 import type { ProgressEvent } from '../src/contract.js';
 import { defaultScript, startFakeAnthropic, type FakeAnthropic, type FakeScript } from './support/fake-anthropic.js';

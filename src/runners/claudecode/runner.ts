@@ -1,0 +1,88 @@
+// The `claudecode` runner: the Claude Code CLI as a subprocess, one `claude -p` per task.
+//
+//   claude -p --output-format stream-json --verbose --permission-mode bypassPermissions --max-turns N
+//          [--model M] [--tools A,B --allowedTools A,B] [--disallowedTools C,D]
+//          (--session-id <uuid> | --resume <uuid>)                               (prompt on stdin)
+//
+// The working directory is the workspace (there is no --cwd). stdout is read by stream-reader.ts, the
+// session flag is chosen by session-store.ts, the result decided by outcome.ts. What Claude Code 2.1.197
+// does that these files rely on is written down in the comments where it matters.
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
+import { runProcess } from '../../process/process.js';
+import { safeProgress } from '../progress.js';
+import { effectiveTimeoutMs } from '../task-limits.js';
+import { claudeArgs } from './arguments.js';
+import { binaryMissing, resolveClaudeBinary } from './binary.js';
+import { childEnv, secretValues } from './environment.js';
+import { interpret } from './outcome.js';
+import { chooseSession, claudeConfigDir, sessionFallback } from './session-store.js';
+import { StreamReader } from './stream-reader.js';
+
+export interface ClaudeCodeSettings {
+  binary_path: string;
+  timeout_sec: number;
+  model?: string;
+  max_turns: number;
+  allowed_tools?: string[];
+  disallowed_tools?: string[];
+  /** HOME for the child (where claude keeps sessions and its login); default the worker's HOME */
+  home?: string;
+  /** extra environment for the child, e.g. ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY */
+  env?: Record<string, string>;
+}
+
+export class ClaudeCodeRunner implements AgentRunner {
+  readonly name = 'claudecode' as const;
+
+  constructor(private readonly settings: ClaudeCodeSettings) {}
+
+  async run(task: AgentTask): Promise<AgentOutcome> {
+    const started = Date.now();
+    const timeoutMs = effectiveTimeoutMs(task.timeout_ms, this.settings.timeout_sec);
+    const home = this.settings.home ?? process.env.HOME ?? os.homedir();
+    if (this.settings.home) mkdirSync(home, { recursive: true });
+    const env = childEnv(home, this.settings.env);
+    if (task.traceparent) env.TRACEPARENT = task.traceparent; // a CLI that emits telemetry can join our trace
+    const secrets = secretValues(env);
+    const binary = resolveClaudeBinary(this.settings.binary_path);
+    const deadline = started + timeoutMs;
+
+    let session = chooseSession(task, claudeConfigDir(env, home));
+    if (task.backend_session_id && session.flag === '--session-id') {
+      // Another worker's HOME, or a deleted store: the workspace is still here, the conversation is not.
+      safeProgress(task, {
+        kind: 'text',
+        text: `Claude Code session ${task.backend_session_id} not found under ${claudeConfigDir(env, home)}; starting a new conversation`,
+      });
+    }
+    for (let attempt = 0; ; attempt++) {
+      const stream = new StreamReader(task, session.id);
+      const abort = new AbortController();
+      const outcome = await runProcess({
+        file: binary,
+        args: claudeArgs(this.settings, session, task.budget?.max_cost_usd),
+        cwd: task.workspace_path,
+        env,
+        stdin: task.prompt,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        signal: AbortSignal.any([task.signal, abort.signal]),
+        onLine: (line) => {
+          stream.onLine(line);
+          if (stream.authFailure && !abort.signal.aborted) abort.abort();
+        },
+      });
+      if (outcome.spawnError) throw binaryMissing(binary, outcome.spawnError);
+
+      // The session store and the id we chose disagree (a file we did not find, or one that is gone):
+      // switch between --session-id and --resume once and run again. Nothing ran yet in either case.
+      const retry = attempt === 0 ? sessionFallback(session, stream, outcome) : undefined;
+      if (retry) {
+        session = retry;
+        continue;
+      }
+      return interpret({ stream, outcome, started, timeoutMs, secrets, home, task });
+    }
+  }
+}

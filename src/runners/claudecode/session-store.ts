@@ -1,0 +1,90 @@
+// Claude Code's session store on disk: whether a conversation can be resumed (--resume) or must be started
+// under an id fixed up front (--session-id), and the switch between the two when the CLI disagrees.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import type { AgentTask } from '../../backends/backend.js';
+import type { ProcessOutcome } from '../../process/process.js';
+import type { StreamReader } from './stream-reader.js';
+
+export type SessionMode = { flag: '--session-id' | '--resume'; id: string };
+
+/** Where the CLI keeps its state: $CLAUDE_CONFIG_DIR, else $HOME/.claude. */
+export function claudeConfigDir(env: Record<string, string>, home: string): string {
+  return env.CLAUDE_CONFIG_DIR || path.join(home, '.claude');
+}
+
+/**
+ * --resume when the session's transcript exists, else --session-id with an id fixed up front, so the id is
+ * known even if the run dies. A first task gets an id derived from the coding session, workspace and prompt:
+ * a retry of that same task finds the transcript its first attempt left and resumes it instead of failing
+ * with "Session ID ... is already in use"; a later task that was never given the id does the same.
+ */
+export function chooseSession(task: AgentTask, configDir: string): SessionMode {
+  const wanted = task.backend_session_id && isUuid(task.backend_session_id) ? task.backend_session_id : undefined;
+  const id = wanted ?? derivedSessionId(task);
+  return { flag: sessionExists(configDir, task.workspace_path, id) ? '--resume' : '--session-id', id };
+}
+
+function derivedSessionId(task: AgentTask): string {
+  const hash = createHash('sha256')
+    .update(`station-coding\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`)
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x40; // RFC 4122 version 4 layout (claude only checks the format)
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+/**
+ * Transcripts live in <config>/projects/<cwd with every non-alphanumeric character replaced by '-'>/<id>.jsonl,
+ * and --resume only finds those of the current working directory. Longer paths (over 200 characters) get a
+ * cut name with a hash suffix, and the rule may change in later versions: then the transcript is looked for
+ * in every project directory, checking the cwd it records.
+ */
+function sessionExists(configDir: string, cwd: string, id: string): boolean {
+  const projects = path.join(configDir, 'projects');
+  const file = `${id}.jsonl`;
+  for (const dir of new Set([cwd, realpathOr(cwd)])) {
+    if (existsSync(path.join(projects, dir.replace(/[^a-zA-Z0-9]/g, '-'), file))) return true;
+  }
+  let dirs: string[];
+  try {
+    dirs = readdirSync(projects);
+  } catch {
+    return false;
+  }
+  return dirs.some((dir) => transcriptRecordsCwd(path.join(projects, dir, file), cwd));
+}
+
+function transcriptRecordsCwd(file: string, cwd: string): boolean {
+  try {
+    const head = readFileSync(file, 'utf8').slice(0, 64 * 1024);
+    return head.includes(`"cwd":${JSON.stringify(cwd)}`) || head.includes(`"cwd":${JSON.stringify(realpathOr(cwd))}`);
+  } catch {
+    return false;
+  }
+}
+
+function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** The other session flag, when the CLI said the one we used does not fit the session store. */
+export function sessionFallback(session: SessionMode, stream: StreamReader, outcome: ProcessOutcome): SessionMode | undefined {
+  if (outcome.cancelled || outcome.timedOut || stream.sawModelCall) return undefined;
+  const said = `${outcome.stderrTail}\n${stream.resultErrors.join('\n')}`;
+  // 2.1.197: "Error: Session ID <id> is already in use." on stderr, exit 1, no result line.
+  if (session.flag === '--session-id' && /is already in use/i.test(said)) return { flag: '--resume', id: session.id };
+  // 2.1.197: "No conversation found with session ID: <id>", and a result error_during_execution with it in `errors`.
+  if (session.flag === '--resume' && /No conversation found/i.test(said)) return { flag: '--session-id', id: session.id };
+  return undefined;
+}
