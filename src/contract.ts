@@ -1,6 +1,7 @@
 // The wire contract of a coding session: names other services and the `temporal` CLI rely on,
 // and the zod schemas of every tool input and result, in the seed's snake_case JSON.
 // Imported by the workflow (so: zod only, no I/O), the activities, the client, the CLI and the MCP server.
+// One file on purpose (over 400 lines): the whole contract other languages implement, read in one place.
 import { z } from 'zod';
 
 export const WORKFLOW_TYPE = 'codingSession';

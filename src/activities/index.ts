@@ -7,7 +7,7 @@ import type { CodingConfig } from '../config.js';
 import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
 import { redact } from '../git/credentials.js';
-import { truncate } from '../process/process.js';
+import { truncate } from '../text.js';
 
 export interface BackendRegistry {
   get(name: BackendName): CodingBackend;

@@ -1,13 +1,14 @@
 // The local workspace of a session and every git operation on it, done by the program with simple-git
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
-import { cp, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
 import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
-import { baseChildEnv, fileHeldOpen } from '../process/process.js';
+import { baseChildEnv } from '../process/spawn.js';
+import { removeStaleLocks } from './locks.js';
 import type { OperationRef } from '../backends/backend.js';
 import type { CodingConfig } from '../config.js';
 
@@ -393,22 +394,4 @@ export function parseNameStatus(out: string): FileChange[] {
     }
   }
   return changes;
-}
-
-/**
- * Lock files a git left behind when it died (a worker killed mid-commit) would block every later commit with
- * "cannot lock ref 'HEAD'". Operations of a session run one at a time, so a lock no process holds open is stale.
- */
-async function removeStaleLocks(workspace: string): Promise<void> {
-  const gitDir = join(workspace, '.git');
-  const locks: string[] = [];
-  const scan = async (dir: string, depth: number): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const path = join(dir, entry.name);
-      if (entry.isFile() && entry.name.endsWith('.lock')) locks.push(path);
-      else if (entry.isDirectory() && depth > 0 && (dir !== gitDir || entry.name === 'refs')) await scan(path, depth - 1);
-    }
-  };
-  await scan(gitDir, 8);
-  for (const lock of locks) if (!fileHeldOpen(lock)) await rm(lock, { force: true });
 }

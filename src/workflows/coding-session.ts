@@ -15,7 +15,8 @@ import {
 } from '@temporalio/workflow';
 import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, OpenInput, PushInput, type OpenRequest } from '../contract.js';
 import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from './definitions.js';
-import { Session, failure, parseInput, type SessionSnapshot } from './session.js';
+import { failure, parseInput } from './failures.js';
+import { Session, type SessionSnapshot } from './session.js';
 import type { z } from 'zod';
 
 export interface SessionRunOptions {

@@ -1,6 +1,7 @@
 // The state of one coding session and its operations, kept apart from the handler wiring in coding-session.ts
 // (the safe-message-handlers shape of Temporal's samples). Deterministic only: every effect is an activity on the
-// worker that holds the workspace, and the clock is the workflow's.
+// worker that holds the workspace, and the clock is the workflow's. Over 400 lines on purpose: one state machine
+// (the operation line, the task line, opening, closing, records) whose operations share its state.
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -19,8 +20,6 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities, OpenedSession } from '../activities/index.js';
 import {
   addTokens,
-  countedTokens,
-  describeZodError,
   zeroTokens,
   type Budget,
   type BranchRequest,
@@ -31,7 +30,6 @@ import {
   type CodeResult,
   type CommitRequest,
   type CommitResult,
-  type FailureType,
   type OpenRequest,
   type OpenResult,
   type PushRequest,
@@ -44,7 +42,8 @@ import { oneLine } from '../text.js';
 import { currentDetails } from './current-details.js';
 import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
-import type { z } from 'zod';
+import { budgetExhausted, remainingBudget } from './budget.js';
+import { failure, operationFailure } from './failures.js';
 
 /** What a session hands to its next run when it continues as new. */
 /** The session's own state; the running and queued tasks are derived from the task line (see view()). */
@@ -68,18 +67,6 @@ const HOST_PICKUP_TIMEOUT = '5 minutes';
 interface QueuedTask extends TaskRef {
   cancelled: boolean;
   scope?: CancellationScope;
-}
-
-/** A failure every client can branch on: an ApplicationFailure with one of the contract's types. */
-export function failure(message: string, type: FailureType): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, type);
-}
-
-/** Parse with a contract schema, or fail with invalid_input naming every bad field. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw failure(`invalid ${what}: ${describeZodError(parsed.error)}`, 'invalid_input');
-  return parsed.data;
 }
 
 export class Session {
@@ -360,25 +347,12 @@ export class Session {
 
   // ---- budget ----
 
-  /** What the session may still spend, when it has a budget. */
   remainingBudget(): Budget | undefined {
-    const budget = this.opened?.budget;
-    if (!budget || (budget.max_cost_usd === undefined && budget.max_tokens === undefined)) return undefined;
-    return {
-      ...(budget.max_cost_usd !== undefined ? { max_cost_usd: budget.max_cost_usd - this.status.cost } : {}),
-      ...(budget.max_tokens !== undefined ? { max_tokens: budget.max_tokens - countedTokens(this.status.tokens) } : {}),
-    };
+    return remainingBudget(this.opened?.budget, this.status);
   }
 
   budgetExhausted(): string | undefined {
-    const left = this.remainingBudget();
-    if (left?.max_cost_usd !== undefined && left.max_cost_usd <= 0) {
-      return `budget exhausted: the session spent $${this.status.cost.toFixed(4)} of its $${this.opened!.budget.max_cost_usd} (max_cost_usd)`;
-    }
-    if (left?.max_tokens !== undefined && left.max_tokens <= 0) {
-      return `budget exhausted: the session used ${countedTokens(this.status.tokens)} of its ${this.opened!.budget.max_tokens} tokens (max_tokens)`;
-    }
-    return undefined;
+    return budgetExhausted(this.opened?.budget, this.status);
   }
 
   // ---- records and publishing ----
@@ -480,13 +454,4 @@ export class Session {
     if (s.title) pairs.push({ key: SEARCH_ATTRIBUTES.title, value: s.title });
     upsertSearchAttributes(pairs);
   }
-}
-
-/** Update handlers fail with an ApplicationFailure carrying the real cause and its type, never the workflow. */
-export function operationFailure(err: unknown): ApplicationFailure {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'unavailable');
-  if (cause instanceof Error && cause.name === 'TimeoutFailure') return failure(`${cause.message}: the worker holding the workspace did not answer`, 'timeout');
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return failure(message, 'unavailable');
 }

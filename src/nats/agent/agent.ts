@@ -21,7 +21,7 @@ import { maskUrlCredentials, type CodingConfig } from '../../config.js';
 import type { ProgressSink } from '../../backends/backend.js';
 import { LocalBackendRegistry } from '../../backends/registry.js';
 import { LocalWorkspace } from '../../git/workspace.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
 import { errorLine } from '../../text.js';
 import { ensureConsumer, openLink } from '../connection.js';

@@ -2,7 +2,7 @@
 // inline in a message or a KV entry. The task record and the result message carry the reference.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { baseChildEnv } from '../../process/process.js';
+import { baseChildEnv } from '../../process/spawn.js';
 import { errorLine } from '../../text.js';
 import { INLINE_RESULT_BYTES, diffObject, encode, resultObject, type Artifact, type TaskMessage, type TaskRecord } from '../protocol.js';
 import type { AgentContext } from './context.js';

@@ -1,6 +1,6 @@
 // Crash recovery: the tasks an earlier process of this agent was running when it died (running.<id>.* in the
 // state bucket). What they left running in their workspace is killed and they are recorded lost, never re-run.
-import { killProcessesIn } from '../../process/process.js';
+import { killProcessesIn } from '../../process/proc.js';
 import { isWrongSequence, readEntry, readTaskRecord } from '../connection.js';
 import { RunningMarker, encode, lostRecord, runningPrefix, taskKey } from '../protocol.js';
 import type { AgentContext } from './context.js';

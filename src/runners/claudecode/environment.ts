@@ -1,6 +1,6 @@
 // The environment of a Claude Code child (nothing of the worker's beyond the basics and what configures
 // Claude Code), and the secrets in it that are cut out of every message we pass on.
-import { baseChildEnv } from '../../process/process.js';
+import { baseChildEnv } from '../../process/spawn.js';
 import { stripAnsi } from '../agent-text.js';
 
 /** The child's environment: nothing of the worker's beyond the basics and what configures Claude Code. */

@@ -2,7 +2,8 @@
 // a failed task (with its reason), or an error a retry cannot fix (authentication) or might (no result).
 import type { AgentOutcome, AgentTask } from '../../backends/backend.js';
 import { CodingError } from '../../backends/errors.js';
-import { truncate, type ProcessOutcome } from '../../process/process.js';
+import { truncate } from '../../text.js';
+import { type ProcessOutcome } from '../../process/spawn.js';
 import { sanitize } from './environment.js';
 import type { ResultEvent, StreamReader } from './stream-reader.js';
 

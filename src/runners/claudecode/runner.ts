@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
-import { runProcess } from '../../process/process.js';
+import { runProcess } from '../../process/spawn.js';
 import { safeProgress } from '../progress.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { claudeArgs } from './arguments.js';

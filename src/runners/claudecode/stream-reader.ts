@@ -5,7 +5,7 @@
 // The reader collects what the run reports and forwards progress as it happens.
 import type { AgentTask } from '../../backends/backend.js';
 import { addTokens, zeroTokens, type ProgressEvent, type Tokens, type ToolCall } from '../../contract.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import { lastMessageText } from '../agent-text.js';
 import { safeProgress } from '../progress.js';
 

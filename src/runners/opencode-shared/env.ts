@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CodingError } from '../../backends/errors.js';
-import { baseChildEnv } from '../../process/process.js';
+import { baseChildEnv } from '../../process/spawn.js';
 import { openCodeConfig, type OpenCodeModelSettings } from './config.js';
 
 /** Flags that keep OpenCode quiet and local (checked against opencode 1.18.33). */

@@ -1,7 +1,7 @@
 // OpenCode's message parts in our result shapes (both OpenCode runners): token counts, finished tool calls
 // and the one-line progress that describes them.
 import type { Tokens, ToolCall } from '../../contract.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 
 /** Token counts as OpenCode records them on step-finish parts and assistant messages. */
 export interface OpenCodeTokenInfo {

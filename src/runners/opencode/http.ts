@@ -2,7 +2,7 @@
 // and the newest messages of a session are read page by page.
 import type { OpencodeClient } from '@opencode-ai/sdk/v2';
 import { CodingError } from '../../backends/errors.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import type { OcMessage } from './server-shapes.js';
 
 /** Timeout of each ordinary HTTP call to the server (not of the task). */

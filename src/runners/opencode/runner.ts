@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
 import { CodingError } from '../../backends/errors.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { resolveOpenCodeBinary } from '../opencode-shared/binary.js';
 import { parseModel, type OpenCodeModelSettings } from '../opencode-shared/config.js';

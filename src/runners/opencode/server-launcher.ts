@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { CodingError } from '../../backends/errors.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
 import { errorText } from './http.js';
 

@@ -2,7 +2,7 @@
 // usage as it grows, permission asks rejected, and whether the turn finished or was stopped.
 import type { AgentTask } from '../../backends/backend.js';
 import { zeroTokens } from '../../contract.js';
-import { truncate } from '../../process/process.js';
+import { truncate } from '../../text.js';
 import { safeProgress } from '../progress.js';
 import type { OpenCodeError } from '../opencode-shared/errors.js';
 import { addOpenCodeTokens, describeToolCall, describeToolResult } from '../opencode-shared/parts.js';
