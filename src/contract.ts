@@ -421,6 +421,17 @@ export interface TaskProgress {
   /** Count of events seen so far; `events` holds the latest few, ending with event number `seq`. */
   seq: number;
   events: ProgressEvent[];
+  /** Where the task stands, so that a retried attempt continues it instead of starting over. */
+  checkpoint?: TaskCheckpoint;
+}
+
+/** A running task's baseline and spending, carried in its heartbeat to the next attempt. */
+export interface TaskCheckpoint {
+  /** The working tree before the task (a git tree id): what files_changed is counted against. */
+  baseline?: string;
+  /** What the earlier attempts of this task spent. */
+  tokens?: Tokens;
+  cost?: number;
 }
 export interface ProgressEvent {
   kind: 'tool_call' | 'tool_result' | 'text';

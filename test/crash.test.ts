@@ -76,7 +76,7 @@ describe('crash safety of git operations', function () {
     });
   }
 
-  it('SIGTERM to a worker during a task hands the task over: it runs again on the restarted worker and is recorded once, as done', async () => {
+  it('SIGTERM to a worker during a task hands the task over: it continues on the restarted worker from its baseline and is recorded once, as done', async () => {
     const url = await w.git.createRepo('crash-sigterm');
     const first = startWorker();
     const { session_id, workspace_path } = await client.open({ repo_url: url });
@@ -91,6 +91,8 @@ describe('crash safety of git operations', function () {
       startWorker();
       const result = await task;
       assert.equal(result.success, true, result.error);
+      // Counted from the first attempt's baseline: the file it wrote before the handover is the task's change.
+      assert.deepEqual(result.files_changed, [{ path: 'handover.txt', status: 'added' }]);
       const status = await client.status(session_id);
       assert.deepEqual(
         status.tasks.map((t) => [t.task, t.success]),

@@ -2,7 +2,7 @@
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskProgress } from '../contract.js';
+import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
@@ -120,7 +120,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     },
 
     async runCode(session: SessionRef, req: CodeRequest, title?: string, budget?: Budget): Promise<CodeOutcome> {
-      const progress: TaskProgress = { seq: 0, events: [] };
+      // A retried attempt finds the last attempt's checkpoint in the heartbeat it left.
+      const resume = (Context.current().info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
+      const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}) };
+      const checkpoint = (c: TaskCheckpoint) => (progress.checkpoint = { ...progress.checkpoint, ...c });
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;
         progress.events.push({ ...event, text: truncate(event.text, 300) });
@@ -128,7 +131,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       };
       return heartbeating(
         session.token_env,
-        (signal) => backends.get(session.backend).code({ ...req, session, title, budget }, onProgress, signal),
+        (signal) => backends.get(session.backend).code({ ...req, session, title, budget, resume, checkpoint }, onProgress, signal),
         () => progress,
       );
     },

@@ -15,6 +15,7 @@ import type {
   ProgressEvent,
   PushRequest,
   PushResult,
+  TaskCheckpoint,
   Tokens,
   ToolCall,
 } from '../contract.js';
@@ -56,6 +57,10 @@ export interface CodeOperation extends CodeRequest {
   title?: string;
   /** What this task may still spend (the session budget minus what earlier tasks spent). */
   budget?: Budget;
+  /** An earlier attempt of this task got this far (its worker died or shut down): continue from there. */
+  resume?: TaskCheckpoint;
+  /** Told where the task stands as it goes (its baseline, its spending), for the next attempt if this one dies. */
+  checkpoint?: (checkpoint: TaskCheckpoint) => void;
 }
 
 export interface CodeOutcome extends CodeResult {

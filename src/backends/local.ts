@@ -1,6 +1,6 @@
 // A local backend: the shared LocalWorkspace (clone, branch, commit, push, change detection, cleanup)
 // composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
-import { countedTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type PushRequest, type Tokens } from '../contract.js';
+import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type PushRequest, type Tokens } from '../contract.js';
 import type {
   AgentOutcome,
   AgentRunner,
@@ -43,8 +43,11 @@ export class LocalBackend implements CodingBackend {
     const ref = this.ref(op.session);
     await this.workspace.assertExists(ref);
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
-    const before = await this.workspace.snapshot(ref, signal);
-    const budget = new BudgetGuard(op.budget);
+    // A retried attempt counts its changes from the first attempt's baseline, and its spending on top of theirs.
+    const before = op.resume?.baseline ?? (await this.workspace.snapshot(ref, signal));
+    op.checkpoint?.({ baseline: before });
+    const earlier = { tokens: op.resume?.tokens ?? zeroTokens(), cost: op.resume?.cost ?? 0 };
+    const budget = new BudgetGuard(op.budget, earlier);
     const outcome = await traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
       budget.judge(
         await this.runner.run({
@@ -57,7 +60,10 @@ export class LocalBackend implements CodingBackend {
           signal: AbortSignal.any([signal, budget.signal]),
           progress: span.progress(progress),
           budget: op.budget,
-          usage: budget.observe,
+          usage: (tokens, cost) => {
+            budget.observe(tokens, cost);
+            op.checkpoint?.({ tokens: addTokens(earlier.tokens, tokens), cost: earlier.cost + cost });
+          },
           traceparent: span.traceparent,
         }),
       ),
@@ -73,8 +79,8 @@ export class LocalBackend implements CodingBackend {
       trace: {
         backend: this.name,
         session_id: outcome.backend_session_id,
-        tokens: outcome.tokens,
-        cost: outcome.cost,
+        tokens: addTokens(earlier.tokens, outcome.tokens),
+        cost: earlier.cost + outcome.cost,
         duration_ms: outcome.duration_ms,
         ...(outcome.num_turns !== undefined ? { num_turns: outcome.num_turns } : {}),
         tool_calls: outcome.tool_calls,
@@ -118,10 +124,16 @@ class BudgetGuard {
   private exceeded?: string;
   readonly signal = this.controller.signal;
 
-  constructor(private readonly budget: Budget | undefined) {}
+  /** `earlier`: what earlier attempts of the same task spent, which counts against the same budget. */
+  constructor(
+    private readonly budget: Budget | undefined,
+    private readonly earlier: { tokens: Tokens; cost: number },
+  ) {}
 
-  observe = (tokens: Tokens, cost: number): void => {
+  observe = (attemptTokens: Tokens, attemptCost: number): void => {
     if (this.exceeded || !this.budget) return;
+    const tokens = addTokens(this.earlier.tokens, attemptTokens);
+    const cost = this.earlier.cost + attemptCost;
     const { max_cost_usd, max_tokens } = this.budget;
     if (max_cost_usd !== undefined && cost > max_cost_usd) {
       this.exceeded = `budget exceeded: the task spent $${cost.toFixed(4)} with $${max_cost_usd.toFixed(4)} left (max_cost_usd)`;
