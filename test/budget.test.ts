@@ -1,7 +1,7 @@
 // Budgets: a task that crosses the session's budget is stopped and says why; the next one is refused.
 import assert from 'node:assert/strict';
 import { getWorld, type World } from './support/world.js';
-import { LOCAL_BACKENDS, assertCodeResult } from './support/helpers.js';
+import { LOCAL_BACKENDS, assertCodeResult, processesIn, waitFor } from './support/helpers.js';
 
 describe('budgets', function () {
   let w: World;
@@ -22,6 +22,26 @@ describe('budgets', function () {
       assert.match(status.last_error ?? '', /budget exceeded/);
       await assert.rejects(w.client.code({ session_id, instruction: 'One more' }), /budget exhausted: the session spent \$\d+\.\d+ of its \$[\d.]+ \(max_cost_usd\)/);
       assert.equal((await w.client.status(session_id)).tasks_run, 1);
+      await w.client.close({ session_id });
+    });
+  }
+
+  // opencode-cli is left out: `opencode run --format json` (1.18.33) printed no step usage before the cancel
+  // here, so there is nothing streamed to count for it.
+  for (const backend of LOCAL_BACKENDS.filter((b) => b.name !== 'opencode-cli')) {
+    it(`${backend.name}: a cancelled task's spending counts toward the session, so cancels cannot get around the budget`, async () => {
+      const url = await w.git.createRepo(`budget-cancel-${backend.name}`);
+      backend.script(w, { file: 'spent.txt', content: 's\n', command: 'sleep 60', finalText: 'never' });
+      const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend: backend.name });
+      const running = w.client.code({ session_id, instruction: 'Spend, then sleep' });
+      await waitFor('the task to sleep in the workspace', () => processesIn(workspace_path).length > 0, 60_000);
+      await new Promise((r) => setTimeout(r, 1500)); // a heartbeat carries the usage streamed so far
+      await w.client.cancel(session_id);
+      const result = await running;
+      assert.equal(result.error, 'cancelled');
+      const status = await w.client.status(session_id);
+      assert.ok(status.tasks[0]!.tokens.input > 0, `the cancelled task recorded ${JSON.stringify(status.tasks[0]!.tokens)}`);
+      assert.ok(status.tokens.input > 0);
       await w.client.close({ session_id });
     });
   }

@@ -54,11 +54,19 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       (ctx.cancellationSignal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN'
         ? ApplicationFailure.retryable(`worker ${hostQueue} shut down during the operation; it runs again when a worker serves ${hostQueue}`, 'unavailable')
         : undefined;
+    // A task that fails or is cancelled still spent what it spent: its checkpoint travels with the failure.
+    const spent = () => {
+      const checkpoint = (details?.() as TaskProgress | undefined)?.checkpoint;
+      return checkpoint ? [checkpoint] : [];
+    };
     let result: T;
     try {
       result = await fn(ctx.cancellationSignal);
     } catch (err) {
-      throw handedOver() ?? (ctx.cancellationSignal.aborted ? new CancelledFailure('cancelled') : toFailure(err, backends.tokenFor(tokenEnv)));
+      const shutdown = handedOver();
+      if (shutdown) throw shutdown;
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled', spent());
+      throw toFailure(err, backends.tokenFor(tokenEnv), spent());
     } finally {
       clearInterval(timer);
     }
@@ -176,11 +184,11 @@ function faultAfter(operation: string): void {
 }
 
 /** A CodingError keeps its kind and retryability; anything unexpected is retried as an infrastructure failure. */
-export function toFailure(err: unknown, token: string | undefined): ApplicationFailure {
+export function toFailure(err: unknown, token: string | undefined, details: unknown[] = []): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof CodingError) {
-    return ApplicationFailure.create({ message: redact(err.message, token), type: err.kind, nonRetryable: !err.retryable });
+    return ApplicationFailure.create({ message: redact(err.message, token), type: err.kind, nonRetryable: !err.retryable, details });
   }
   const message = redact(err instanceof Error ? err.message : String(err), token).split('\n')[0] ?? 'unknown error';
-  return ApplicationFailure.create({ message, type: 'unavailable', nonRetryable: false });
+  return ApplicationFailure.create({ message, type: 'unavailable', nonRetryable: false, details });
 }

@@ -35,6 +35,7 @@ import {
   type PushRequest,
   type PushResult,
   type SessionStatus,
+  type TaskCheckpoint,
   type TaskRecord,
   type TaskRef,
 } from '../contract.js';
@@ -43,7 +44,7 @@ import { currentDetails } from './current-details.js';
 import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
-import { failure, operationFailure } from './failures.js';
+import { failure, operationFailure, spentBy } from './failures.js';
 
 /** What a session hands to its next run when it continues as new. */
 /** The session's own state; the running and queued tasks are derived from the task line (see view()). */
@@ -264,10 +265,10 @@ export class Session {
     } catch (err) {
       if (!isCancellation(err)) {
         const reason = this.failureOf(err, 'code task');
-        this.record(task, this.failedTask(reason.message));
+        this.record(task, this.failedTask(reason.message, undefined, spentBy(err)));
         throw reason;
       }
-      result = this.failedTask('cancelled');
+      result = this.failedTask('cancelled', undefined, spentBy(err));
     } finally {
       task.scope = undefined;
     }
@@ -390,8 +391,9 @@ export class Session {
     );
   }
 
-  private failedTask(error: string, summary?: string): CodeResult {
-    const trace = { backend: this.opened?.session.backend ?? this.status.backend ?? 'claudecode', tokens: zeroTokens(), cost: 0, duration_ms: 0, tool_calls: [] };
+  private failedTask(error: string, summary?: string, spent?: TaskCheckpoint): CodeResult {
+    const backend = this.opened?.session.backend ?? this.status.backend ?? 'claudecode';
+    const trace = { backend, tokens: spent?.tokens ?? zeroTokens(), cost: spent?.cost ?? 0, duration_ms: 0, tool_calls: [] };
     return {
       success: false,
       summary: summary ?? (error === 'cancelled' ? 'The task was cancelled.' : `The task failed: ${error}`),
