@@ -60,7 +60,9 @@ const NatsAgentConfig = z
     allowed_token_envs: z
       .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/))
       .default([])
-      .describe('Environment variables a task may name as its git token (credentials.token_env), besides coding.git.token_env. Others are refused, so a message cannot send any other variable of the agent to a git host.'),
+      .describe(
+        'Environment variables a task may name as its git token (credentials.token_env), besides coding.git.token_env and coding.git.credentials; each is sent to coding.git.host only. Others are refused, so a message cannot send any other variable of the agent to a git host.',
+      ),
   })
   .strict();
 
@@ -96,12 +98,47 @@ const NatsConfig = z
   })
   .strict();
 
+/** host or host:port, as in a URL (no scheme, no path). */
+const GitHost = z
+  .string()
+  .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/, 'must be a host name or host:port, e.g. github.com or 127.0.0.1:8123 (no scheme, no path)');
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name');
+
+const GitCredential = z
+  .object({
+    host: GitHost.describe('The git host (host or host:port) this token is sent to; no other host ever gets it.'),
+    token_env: EnvName.describe('Environment variable of the worker holding the token for this host.'),
+  })
+  .strict();
+
 const GitConfig = z
   .object({
-    token_env: z.string().optional().describe('Environment variable of the worker holding the git token (recommended).'),
-    token: z.string().optional().describe('The git token itself, usually as ${VAR}. Masked when printed.'),
+    host: GitHost.default('github.com').describe(
+      'The host that coding.git.token_env / coding.git.token (and coding.nats.agent.allowed_token_envs) are for. A clone, fetch or push to any other host goes without them.',
+    ),
+    token_env: EnvName.optional().describe('Environment variable of the worker holding the git token for coding.git.host (recommended).'),
+    token: z.string().optional().describe('The git token for coding.git.host itself, usually as ${VAR}. Masked when printed.'),
+    credentials: z
+      .array(GitCredential)
+      .default([])
+      .describe(
+        'Tokens for more hosts, as a list of {host, token_env}. A session may choose one by credentials.token_env; only the variables named here or in token_env can be chosen, and each goes only to its own host (plain http only to 127.0.0.1/localhost). While a token is attached, git follows no redirect.',
+      ),
+    timeout_sec: positiveInt().default(120).describe('A local git command of the worker (commit, checkout, snapshot) that prints nothing for this long is killed.'),
     user_name: z.string().default('Station Bot').describe('Commit author name.'),
     user_email: z.string().default('bot@cloudship.ai').describe('Commit author email.'),
+  })
+  .strict();
+
+const McpConfig = z
+  .object({
+    token_env: EnvName.default('STATION_MCP_TOKEN').describe(
+      'Environment variable of `station-coding mcp --http` holding the bearer token every HTTP request must carry (Authorization: Bearer <token>). Without it the server does not start.',
+    ),
+    allow_unauthenticated_loopback: z
+      .boolean()
+      .default(false)
+      .describe('Serve MCP over HTTP without a token. The server binds 127.0.0.1 only, but every local user (and every local process) can then call the tools.'),
   })
   .strict();
 
@@ -142,12 +179,15 @@ export const CodingConfig = z
     allowed_workspace_roots: z
       .array(z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'))
       .optional()
-      .describe('When set, a workspace_path given to coding_open must be inside one of these directories (a worker serving untrusted callers should set it).'),
+      .describe(
+        'Directories a workspace_path given to coding_open must be inside (symlinks resolved). Default: coding.workspace_base_path only. `/`, the worker’s HOME, its state directory and the base path itself are refused whatever this says.',
+      ),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of one session (input, output, reasoning and cache tokens together), enforced like max_cost_usd.'),
     idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
     git: GitConfig.prefault({}),
+    mcp: McpConfig.prefault({}),
     temporal: TemporalConfig.prefault({}),
   })
   .strict();
@@ -243,16 +283,36 @@ export function hostTaskQueue(config: CodingConfig): string {
 
 const MASK = '***';
 
-/** A copy of the config safe to print: tokens, passwords and env values replaced by ***. */
+/**
+ * Keys whose value is a secret: any key naming a key, token, secret, password, credential or auth header, at any
+ * depth (OpenCode provider options.apiKey, headers.Authorization, ...). Keys that only name a variable or a
+ * host (token_env, allowed_token_envs, host) and numbers (max_tokens) are not secrets and stay readable.
+ */
+const SECRET_KEY = /(key|token|secret|passw|credential|auth|cookie|private)/i;
+const NOT_A_SECRET = /(_envs?|^host)$/i;
+
+/** A copy of the config safe to print: every value under a secret-naming key and every env value is ***. */
 export function maskConfig(config: CodingConfig): CodingConfig {
   const copy = structuredClone(config);
-  if (copy.git.token) copy.git.token = MASK;
-  if (copy.opencode.password) copy.opencode.password = MASK;
   copy.nats.url = maskUrlCredentials(copy.nats.url);
   for (const section of [copy.claudecode, copy.opencode]) {
     if (section.env) section.env = Object.fromEntries(Object.keys(section.env).map((k) => [k, MASK]));
   }
-  return copy;
+  return maskSecrets(copy) as CodingConfig;
+}
+
+/** `value` with every string or number under a secret-naming key replaced by ***, at any depth. */
+export function maskSecrets(value: unknown, secret = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, secret));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => {
+        if (NOT_A_SECRET.test(k)) return [k, v];
+        return [k, maskSecrets(v, secret || (SECRET_KEY.test(k) && typeof v !== 'number'))];
+      }),
+    );
+  }
+  return secret && (typeof value === 'string' || typeof value === 'number') ? MASK : value;
 }
 
 /** nats://user:password@host → nats://***@host (user names and passwords in server URLs are secrets too). */

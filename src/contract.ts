@@ -164,7 +164,10 @@ export const OpenInput = z
       .string()
       .refine((p) => p.startsWith('/'), 'must be an absolute path')
       .optional()
-      .describe('Use this existing directory as the workspace instead of a managed one. It is never deleted.'),
+      .describe(
+        'Use this existing git repository as the workspace instead of a managed one. It must be under coding.allowed_workspace_roots (default: the workspace base path) and is never deleted.',
+      ),
+    init: z.boolean().optional().describe('With workspace_path: run `git init` there if it is not a git repository yet (otherwise such a directory is refused).'),
     title: z.string().max(200).optional().describe('Human-readable title of the session.'),
     scope: z
       .enum(['agent', 'workflow'])
@@ -185,6 +188,9 @@ export const OpenInput = z
   .superRefine((value, ctx) => {
     if (value.scope === 'workflow' && !value.scope_id) {
       ctx.addIssue({ code: 'custom', path: ['scope_id'], message: 'is required when scope is "workflow"' });
+    }
+    if (value.init && !value.workspace_path) {
+      ctx.addIssue({ code: 'custom', path: ['init'], message: 'only applies to workspace_path (a managed workspace is always a repository)' });
     }
     if (value.repo_url && value.workspace_path) {
       ctx.addIssue({ code: 'custom', path: ['workspace_path'], message: 'give either repo_url or workspace_path, not both' });

@@ -47,9 +47,9 @@ describe('session rules', function () {
     }
 
     it('never deletes a workspace given as workspace_path', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'user-ws-'));
+      const dir = mkdtempSync(join(w.workspaceBase, 'user-ws-'));
       writeFileSync(join(dir, 'mine.txt'), 'mine\n');
-      const opened = await w.client.open({ workspace_path: dir, cleanup_policy: 'on_session_end' });
+      const opened = await w.client.open({ workspace_path: dir, init: true, cleanup_policy: 'on_session_end' });
       assert.equal(opened.managed, false);
       assert.equal(opened.workspace_path, dir);
       const closed = await w.client.close({ session_id: opened.session_id });
@@ -63,8 +63,8 @@ describe('session rules', function () {
     const variant = await startVariantWorker(w, { allowed_workspace_roots: [allowed] });
     try {
       const outside = mkdtempSync(join(tmpdir(), 'outside-'));
-      await rejects(variant.client.open({ workspace_path: outside }), /workspace_path .* is outside coding\.allowed_workspace_roots/);
-      const inside = await variant.client.open({ workspace_path: allowed });
+      await rejects(variant.client.open({ workspace_path: outside, init: true }), /workspace_path .* is outside the allowed roots .*coding\.allowed_workspace_roots/);
+      const inside = await variant.client.open({ workspace_path: allowed, init: true });
       assert.equal(inside.workspace_path, allowed);
       await variant.client.close({ session_id: inside.session_id });
     } finally {
@@ -73,10 +73,10 @@ describe('session rules', function () {
   });
 
   it("a cancel kills what the task started in a given workspace, never the user's own processes there", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'user-ws-'));
+    const dir = mkdtempSync(join(w.workspaceBase, 'user-ws-'));
     const own = spawn('sleep', ['120'], { cwd: dir, stdio: 'ignore' });
     try {
-      const opened = await w.client.open({ workspace_path: dir });
+      const opened = await w.client.open({ workspace_path: dir, init: true });
       w.claude.setScript(defaultScript({ file: 'x.txt', content: 'x\n', command: 'sleep 119', finalText: 'never' }));
       const running = w.client.code({ session_id: opened.session_id, instruction: 'Write then sleep' });
       await waitFor('the task to sleep in the workspace', () => processesIn(dir).some((pid) => describeProcess(pid).includes('sleep 119')), 60_000);
@@ -229,8 +229,15 @@ describe('session rules', function () {
   describe('git remote errors', () => {
     it('a private repository without the right token fails with an authentication error, never the token', async () => {
       process.env.WRONG_GIT_TOKEN = 'not-the-token';
-      await rejects(w.client.open({ repo_url: url, credentials: { token_env: 'WRONG_GIT_TOKEN' } }), /authentication failed: the token was refused/);
-      await rejects(w.client.open({ repo_url: url, credentials: { token_env: 'UNSET_TOKEN_VAR' } }), /credentials\.token_env: UNSET_TOKEN_VAR is not set/);
+      // A variable the config does not name is refused before anything is sent; a configured one is sent to its host only.
+      await rejects(w.client.open({ repo_url: url, credentials: { token_env: 'WRONG_GIT_TOKEN' } }), /credentials\.token_env: WRONG_GIT_TOKEN is not a configured git token variable/);
+      const variant = await startVariantWorker(w, { git: { credentials: [{ host: new URL(url).host, token_env: 'WRONG_GIT_TOKEN' }, { host: new URL(url).host, token_env: 'UNSET_TOKEN_VAR' }] } });
+      try {
+        await rejects(variant.client.open({ repo_url: url, credentials: { token_env: 'WRONG_GIT_TOKEN' } }), /authentication failed: the token was refused/);
+        await rejects(variant.client.open({ repo_url: url, credentials: { token_env: 'UNSET_TOKEN_VAR' } }), /credentials\.token_env: UNSET_TOKEN_VAR is not set/);
+      } finally {
+        await variant.stop();
+      }
     });
 
     it('a missing repository is reported as not found', async () => {

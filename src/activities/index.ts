@@ -11,8 +11,8 @@ import { truncate } from '../text.js';
 
 export interface BackendRegistry {
   get(name: BackendName): CodingBackend;
-  /** The git token a session may use, resolved on this host (for redaction of errors). */
-  tokenFor(tokenEnv: string | undefined): string | undefined;
+  /** Every git token configured on this host, resolved when asked (for redaction of errors). */
+  secrets(): string[];
 }
 
 /** What the workflow learns from opening: where the workspace is and the settings of this session. */
@@ -66,7 +66,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       const shutdown = handedOver();
       if (shutdown) throw shutdown;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled', spent());
-      throw toFailure(err, backends.tokenFor(tokenEnv), spent());
+      throw toFailure(err, backends.secrets(), spent());
     } finally {
       clearInterval(timer);
     }
@@ -85,10 +85,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       const backend = start.backend ?? config.backend;
       const token_env = start.credentials?.token_env;
       return heartbeating(token_env, async (signal) => {
-        // With opencode-nats the token lives on the coding agents, which check it themselves.
-        if (token_env && backend !== 'opencode-nats' && process.env[token_env] === undefined) {
-          throw new CodingError(`credentials.token_env: ${token_env} is not set in the environment of worker ${hostQueue}`, 'invalid_input');
-        }
+        // token_env is checked where the token lives: by the local workspace (configured and set), or by the coding agent (opencode-nats).
         const opened = await backends.get(backend).open(
           {
             session_id: start.session_id,
@@ -96,6 +93,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
             repo_url: start.repo_url,
             branch: start.branch,
             workspace_path: start.workspace_path,
+            init: start.init,
             title: start.title,
             token_env,
           },
@@ -184,11 +182,11 @@ function faultAfter(operation: string): void {
 }
 
 /** A CodingError keeps its kind and retryability; anything unexpected is retried as an infrastructure failure. */
-export function toFailure(err: unknown, token: string | undefined, details: unknown[] = []): ApplicationFailure {
+export function toFailure(err: unknown, secrets: string[], details: unknown[] = []): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof CodingError) {
-    return ApplicationFailure.create({ message: redact(err.message, token), type: err.kind, nonRetryable: !err.retryable, details });
+    return ApplicationFailure.create({ message: redact(err.message, secrets), type: err.kind, nonRetryable: !err.retryable, details });
   }
-  const message = redact(err instanceof Error ? err.message : String(err), token).split('\n')[0] ?? 'unknown error';
+  const message = redact(err instanceof Error ? err.message : String(err), secrets).split('\n')[0] ?? 'unknown error';
   return ApplicationFailure.create({ message, type: 'unavailable', nonRetryable: false, details });
 }

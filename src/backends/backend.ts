@@ -39,6 +39,8 @@ export interface OpenOperation {
   repo_url?: string;
   branch?: string;
   workspace_path?: string;
+  /** git init a workspace_path that is not a repository yet (only on this explicit request). */
+  init?: boolean;
   title?: string;
   token_env?: string;
 }

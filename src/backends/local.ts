@@ -18,20 +18,17 @@ import type {
 import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
 
-/** Looks up the git token a session may use (by reference), on this host, at the moment of use. */
-export type TokenResolver = (tokenEnv: string | undefined) => string | undefined;
-
 export class LocalBackend implements CodingBackend {
   constructor(
     readonly name: BackendName,
     private readonly workspace: LocalWorkspace,
     private readonly runner: AgentRunner,
-    private readonly tokenFor: TokenResolver,
     private readonly taskTimeoutMs: number,
   ) {}
 
   async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {
-    return this.workspace.open({ ...op, token: this.tokenFor(op.token_env) }, signal);
+    // The token itself is chosen by the workspace, per remote host, at the moment of use.
+    return this.workspace.open(op, signal);
   }
 
   async code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome> {
@@ -113,7 +110,7 @@ export class LocalBackend implements CodingBackend {
       workspace_path: session.workspace_path,
       managed: session.managed,
       repo_url: session.repo_url,
-      token: this.tokenFor(session.token_env),
+      token_env: session.token_env,
     };
   }
 }

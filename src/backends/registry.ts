@@ -24,18 +24,11 @@ export class LocalBackendRegistry implements BackendRegistry {
     private readonly config: CodingConfig,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.workspace = LocalWorkspace.fromConfig(config);
+    this.workspace = LocalWorkspace.fromConfig(config, env);
   }
 
-  /**
-   * The git token a session may use: its own `credentials.token_env`, else `coding.git.token_env`,
-   * else `coding.git.token`. Looked up when needed, never stored.
-   */
-  tokenFor = (tokenEnv: string | undefined): string | undefined => {
-    if (tokenEnv) return this.env[tokenEnv] || undefined;
-    const { token_env, token } = this.config.git;
-    return (token_env ? this.env[token_env] : undefined) || token || undefined;
-  };
+  /** Every git token configured on this host (looked up when needed, never stored), for redaction. */
+  secrets = (): string[] => this.workspace.credentials.secrets();
 
   get(name: BackendName): CodingBackend {
     let backend = this.backends.get(name);
@@ -48,7 +41,7 @@ export class LocalBackendRegistry implements BackendRegistry {
       } else {
         const runner = this.createRunner(name);
         this.runners.push(runner);
-        backend = new LocalBackend(name, this.workspace, runner, this.tokenFor, this.config.task_timeout_min * 60_000);
+        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000);
       }
       this.backends.set(name, backend);
     }

@@ -1,6 +1,7 @@
 // How a git token reaches git without ever being written down: an `http.<origin>/.extraHeader` set through
 // GIT_CONFIG_* environment variables of the one git process that needs it. It is not in process arguments,
-// not in .git/config, not in the remote URL, and only sent to the session repository's own host.
+// not in .git/config, not in the remote URL, and only sent to a host the worker's owner configured for it
+// (host-credentials.ts).
 
 /** The environment variables that carry the header; simple-git must be told to let them through. */
 export const GIT_AUTH_ENV_KEYS = [
@@ -9,17 +10,6 @@ export const GIT_AUTH_ENV_KEYS = [
   'GIT_TERMINAL_PROMPT',
 ];
 
-/**
- * Settings of every git process that talks to a remote. The agent can write to the workspace's .git, so
- * nothing it could plant may run or read the header: no hooks, no fsmonitor, no credential helpers.
- * (Config given this way outranks .git/config.)
- */
-const HARDENING: Array<[string, string]> = [
-  ['credential.helper', ''],
-  ['core.hooksPath', '/dev/null'],
-  ['core.fsmonitor', 'false'],
-  ['http.proxy', ''],
-];
 
 /** scheme://host[:port]/ of an http(s) URL, or undefined for other transports. */
 export function httpOrigin(url: string | undefined): string | undefined {
@@ -32,11 +22,17 @@ export function httpOrigin(url: string | undefined): string | undefined {
   }
 }
 
-/** Extra environment for a git command that talks to `remoteUrl`, authenticated as x-access-token:<token>. */
-export function gitAuthEnv(remoteUrl: string | undefined, allowedOrigin: string | undefined, token: string | undefined): Record<string, string> {
+/**
+ * Extra environment for a git command that talks to `remoteUrl`. `token` is the one GitCredentials chose for
+ * that URL's host (or undefined: the command goes without credentials). The rest of the hardening (no hooks,
+ * helpers, fsmonitor) is in hardening.ts and applies to every git command.
+ */
+export function gitAuthEnv(remoteUrl: string | undefined, token: string | undefined): Record<string, string> {
   const origin = httpOrigin(remoteUrl);
-  const settings = [...HARDENING];
-  if (token && origin && origin === allowedOrigin) {
+  const settings: Array<[string, string]> = [['http.proxy', '']];
+  if (token && origin) {
+    // A redirect would take the header to wherever the server points: with a token, git stops at the first one.
+    settings.push(['http.followRedirects', 'false']);
     settings.push([`http.${origin}.extraHeader`, `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`]);
   }
   // Never prompt: a missing or wrong token must fail fast, not hang a worker.
@@ -60,11 +56,13 @@ export function riskyLocalConfigKeys(localConfig: string): string[] {
     .filter((key) => /^(http\.|include\.|includeif\.|core\.(gitproxy|sshcommand|askpass)$|url\..*\.(insteadof|pushinsteadof)$)/.test(key));
 }
 
-/** Remove every form of `secret` (plain, base64 of the basic-auth pair, URL-encoded) from `text`. */
-export function redact(text: string, secret: string | undefined): string {
-  if (!secret) return text;
-  const forms = [secret, encodeURIComponent(secret), Buffer.from(`x-access-token:${secret}`).toString('base64')];
+/** Remove every form of each secret (plain, base64 of the basic-auth pair, URL-encoded) from `text`. */
+export function redact(text: string, secrets: string | string[] | undefined): string {
   let out = text;
-  for (const form of forms) if (form) out = out.split(form).join('***');
+  for (const secret of typeof secrets === 'string' ? [secrets] : (secrets ?? [])) {
+    if (!secret) continue;
+    const forms = [secret, encodeURIComponent(secret), Buffer.from(`x-access-token:${secret}`).toString('base64')];
+    for (const form of forms) out = out.split(form).join('***');
+  }
   return out;
 }

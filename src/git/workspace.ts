@@ -3,11 +3,13 @@
 import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
-import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
-import { baseChildEnv } from '../process/spawn.js';
+import { gitAuthEnv, redact, riskyLocalConfigKeys } from './credentials.js';
+import { hardenedGit } from './hardening.js';
+import { GitCredentials, remoteHost } from './host-credentials.js';
+import { checkWorkspacePath } from './workspace-roots.js';
 import { removeStaleLocks } from './locks.js';
 import type { OperationRef } from '../backends/backend.js';
 import type { CodingConfig } from '../config.js';
@@ -21,7 +23,9 @@ export interface WorkspaceSettings {
   push_timeout_sec: number;
   user_name: string;
   user_email: string;
-  /** When set, an existing workspace must lie inside one of these directories. */
+  /** A local git command (commit, checkout, snapshot) silent this long is killed. */
+  git_timeout_sec: number;
+  /** When set, an existing workspace must lie inside one of these directories (default: base_path). */
   allowed_roots?: string[];
 }
 
@@ -30,9 +34,9 @@ export interface WorkspaceRef {
   session_id: string;
   workspace_path: string;
   managed: boolean;
-  /** The repository the session was opened on; the token is only ever sent to its host. */
   repo_url?: string;
-  token?: string;
+  /** The session's choice among the configured token variables (credentials.token_env), never the token. */
+  token_env?: string;
 }
 
 export interface OpenSpec {
@@ -40,7 +44,9 @@ export interface OpenSpec {
   repo_url?: string;
   branch?: string;
   workspace_path?: string;
-  token?: string;
+  /** Run `git init` in a workspace_path that is not a repository yet (otherwise it is refused). */
+  init?: boolean;
+  token_env?: string;
 }
 
 export interface Opened {
@@ -51,22 +57,27 @@ export interface Opened {
   repo_url?: string;
 }
 
-/** Environment variables simple-git's guard must let through: all set by this file or git-auth.ts. */
-const ALLOWED_GIT_ENV = ['GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', ...GIT_AUTH_ENV_KEYS];
-
 export class LocalWorkspace {
-  constructor(readonly settings: WorkspaceSettings) {}
+  constructor(
+    readonly settings: WorkspaceSettings,
+    /** Which token may go to which host: from the config only, never from a session's data. */
+    readonly credentials: GitCredentials,
+  ) {}
 
   /** The workspace settings of a worker or a coding agent, from its config. */
-  static fromConfig(config: CodingConfig): LocalWorkspace {
-    return new LocalWorkspace({
+  static fromConfig(config: CodingConfig, env: NodeJS.ProcessEnv = process.env): LocalWorkspace {
+    return new LocalWorkspace(
+      {
       base_path: config.workspace_base_path,
       allowed_roots: config.allowed_workspace_roots,
       clone_timeout_sec: config.clone_timeout_sec,
       push_timeout_sec: config.push_timeout_sec,
       user_name: config.git.user_name,
       user_email: config.git.user_email,
-    });
+      git_timeout_sec: config.git.timeout_sec,
+      },
+      GitCredentials.fromConfig(config, env),
+    );
   }
 
   managedPath(sessionId: string): string {
@@ -75,6 +86,7 @@ export class LocalWorkspace {
   }
 
   async open(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
+    this.credentials.check(spec.token_env);
     if (spec.workspace_path) return this.openExisting(spec, signal);
     const path = this.managedPath(spec.session_id);
     // A retried open starts over: nothing else can have used this directory yet.
@@ -82,36 +94,30 @@ export class LocalWorkspace {
     await mkdir(this.settings.base_path, { recursive: true });
     if (!spec.repo_url) {
       await mkdir(path, { recursive: true });
-      await this.git(path, signal).raw(['init', '--initial-branch', spec.branch ?? 'main']);
+      await (await this.git(path, signal)).raw(['init', '--initial-branch', spec.branch ?? 'main']);
       return { workspace_path: path, repo_cloned: false, managed: true, branch: spec.branch ?? 'main' };
     }
-    const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token: spec.token };
+    const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token_env: spec.token_env };
     const args = ['clone', '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
     try {
       await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
-        this.authedGit(this.settings.base_path, ref, spec.repo_url, s).raw(args),
+        this.authedGit(this.settings.base_path, ref, spec.repo_url, this.settings.clone_timeout_sec, s).then((git) => git.raw(args)),
       );
     } catch (err) {
       await rm(path, { recursive: true, force: true });
-      throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch);
+      throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch, spec.repo_url);
     }
     return { workspace_path: path, repo_cloned: true, managed: true, branch: await this.currentBranch(path, signal), repo_url: spec.repo_url };
   }
 
   private async openExisting(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
-    const path = resolve(spec.workspace_path!);
-    const roots = this.settings.allowed_roots;
-    if (roots && !roots.some((root) => path === resolve(root) || path.startsWith(resolve(root) + sep))) {
-      throw new CodingError(`workspace_path ${path} is outside coding.allowed_workspace_roots (${roots.join(', ')})`, 'invalid_input');
-    }
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isDirectory()) {
-      throw new CodingError(`workspace_path ${path} is not an existing directory`, 'not_found');
-    }
-    const git = this.git(path, signal);
+    const path = await checkWorkspacePath(spec.workspace_path!, { base_path: this.settings.base_path, allowed: this.settings.allowed_roots });
+    const git = await this.git(path, signal);
     const top = (await git.raw(['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     if (!top) {
-      // Changes and commits need a repository; an unrelated parent repository must not be used by accident.
+      if (!spec.init) {
+        throw new CodingError(`workspace_path ${path} is not a git repository: give a repository, or set init: true to run git init there`, 'invalid_input');
+      }
       await git.raw(['init', '--initial-branch', spec.branch ?? 'main']);
     } else if ((await realpath(top)) !== (await realpath(path))) {
       throw new CodingError(`workspace_path ${path} is inside the git repository ${top}: give the repository root`, 'invalid_input');
@@ -124,7 +130,7 @@ export class LocalWorkspace {
   async branch(ref: WorkspaceRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult> {
     await this.assertExists(ref);
     await removeStaleLocks(ref.workspace_path);
-    const git = this.git(ref.workspace_path, signal);
+    const git = await this.git(ref.workspace_path, signal);
     const previous = await this.currentBranch(ref.workspace_path, signal);
     const exists = await this.refExists(git, `refs/heads/${req.branch}`);
     if (req.create) {
@@ -169,7 +175,7 @@ export class LocalWorkspace {
   async commit(ref: WorkspaceRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef): Promise<CommitResult> {
     await this.assertExists(ref);
     await removeStaleLocks(ref.workspace_path);
-    const git = this.authorGit(ref.workspace_path, signal);
+    const git = await this.authorGit(ref.workspace_path, signal);
     if (op?.retry) {
       // The commit an earlier attempt made carries this operation's key: return it instead of committing again.
       const key = (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
@@ -183,7 +189,8 @@ export class LocalWorkspace {
         'conflict',
       );
     }
-    const trailer = op ? ['--trailer', `${OPERATION_TRAILER}: ${op.key}`] : [];
+    // The trailer as its own paragraph, not `--trailer`: that would run any trailer.*.cmd the repository sets.
+    const trailer = op ? ['-m', `${OPERATION_TRAILER}: ${op.key}`] : [];
     await git.raw(['commit', '--quiet', '-m', req.message, ...trailer]).catch((err) => {
       throw this.gitFailure(err, ref, 'commit');
     });
@@ -198,7 +205,7 @@ export class LocalWorkspace {
 
   async push(ref: WorkspaceRef, req: PushRequest, signal: AbortSignal): Promise<PushResult> {
     await this.assertExists(ref);
-    const git = this.git(ref.workspace_path, signal);
+    const git = await this.git(ref.workspace_path, signal);
     const remotes = (await git.raw(['remote'])).split('\n').map((r) => r.trim()).filter(Boolean);
     if (!remotes.includes(req.remote)) {
       throw new CodingError(`remote '${req.remote}' does not exist in the workspace (remotes: ${remotes.join(', ') || 'none'})`, 'not_found');
@@ -208,7 +215,10 @@ export class LocalWorkspace {
     if (!(await this.refExists(git, `refs/heads/${branch}`))) {
       throw new CodingError(`branch '${branch}' does not exist in the workspace (commit first?)`, 'not_found');
     }
-    const remoteUrl = (await git.raw(['remote', 'get-url', req.remote])).trim();
+    // The URL git will really push to (a pushurl wins over url); the token is chosen by its host.
+    const pushUrls = (await git.raw(['remote', 'get-url', '--push', '--all', req.remote])).split('\n').map((u) => u.trim()).filter(Boolean);
+    if (pushUrls.length !== 1) throw new CodingError(`remote '${req.remote}' has ${pushUrls.length} push URLs: give it exactly one`, 'invalid_input');
+    const remoteUrl = pushUrls[0]!;
     const risky = riskyLocalConfigKeys(await git.raw(['config', '--local', '--list']).catch(() => ''));
     if (risky.length > 0) {
       throw new CodingError(
@@ -220,10 +230,10 @@ export class LocalWorkspace {
     const args = ['push', '--porcelain', '--no-verify', ...(req.set_upstream ? ['--set-upstream'] : []), req.remote, `refs/heads/${branch}:refs/heads/${branch}`];
     try {
       await this.withTimeout(this.settings.push_timeout_sec, 'push', 'coding.push_timeout_sec', signal, (s) =>
-        this.authedGit(ref.workspace_path, ref, remoteUrl, s).raw(args),
+        this.authedGit(ref.workspace_path, ref, remoteUrl, this.settings.push_timeout_sec, s).then((git) => git.raw(args)),
       );
     } catch (err) {
-      throw this.gitFailure(err, ref, `push ${branch} to ${req.remote}`);
+      throw this.gitFailure(err, ref, `push ${branch} to ${req.remote}`, undefined, remoteUrl);
     }
     const hash = (await git.raw(['rev-parse', `refs/heads/${branch}`])).trim();
     return { success: true, remote: req.remote, branch, commit_hash: hash, set_upstream: req.set_upstream };
@@ -235,9 +245,9 @@ export class LocalWorkspace {
     const index = join(dir, 'index');
     try {
       // Starting from the real index means only changed files are hashed again.
-      const gitDir = (await this.git(ref.workspace_path, signal).raw(['rev-parse', '--absolute-git-dir'])).trim();
+      const gitDir = (await (await this.git(ref.workspace_path, signal)).raw(['rev-parse', '--absolute-git-dir'])).trim();
       await cp(join(gitDir, 'index'), index).catch(() => undefined);
-      const git = this.git(ref.workspace_path, signal, { GIT_INDEX_FILE: index });
+      const git = await this.git(ref.workspace_path, signal, { GIT_INDEX_FILE: index });
       await git.raw(['add', '--all', '--', '.']);
       return (await git.raw(['write-tree'])).trim();
     } finally {
@@ -248,7 +258,7 @@ export class LocalWorkspace {
   /** Files that differ between two snapshots, as git sees them (renames detected). */
   async changesBetween(ref: WorkspaceRef, before: string, after: string, signal: AbortSignal): Promise<FileChange[]> {
     if (before === after) return [];
-    const out = await this.git(ref.workspace_path, signal).raw(['diff-tree', '-r', '-M', '--name-status', '-z', before, after]);
+    const out = await (await this.git(ref.workspace_path, signal)).raw(['diff-tree', '-r', '-M', '--name-status', '-z', before, after]);
     return parseNameStatus(out);
   }
 
@@ -281,7 +291,7 @@ export class LocalWorkspace {
   }
 
   private async currentBranch(path: string, signal: AbortSignal): Promise<string | undefined> {
-    const name = (await this.git(path, signal).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+    const name = (await (await this.git(path, signal)).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
     return name || undefined;
   }
 
@@ -291,23 +301,19 @@ export class LocalWorkspace {
     return hash.trim().length > 0;
   }
 
-  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): SimpleGit {
-    return simpleGit({
-      baseDir,
-      abort: signal,
-      allowEnvironment: [...ALLOWED_GIT_ENV],
-      // The GIT_CONFIG_* variables are ours (git-auth.ts): they carry the token header and clear credential helpers.
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true, allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
-    }).env(gitEnv(extraEnv));
+  /** Every git command of the worker goes through hardening.ts: nothing of the repository's runs. */
+  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}, timeoutSec = this.settings.git_timeout_sec): Promise<SimpleGit> {
+    return hardenedGit(baseDir, signal, timeoutSec, extraEnv);
   }
 
-  private authorGit(baseDir: string, signal: AbortSignal): SimpleGit {
+  private authorGit(baseDir: string, signal: AbortSignal): Promise<SimpleGit> {
     const { user_name, user_email } = this.settings;
     return this.git(baseDir, signal, { GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email });
   }
 
-  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, signal: AbortSignal): SimpleGit {
-    return this.git(baseDir, signal, gitAuthEnv(remoteUrl, httpOrigin(ref.repo_url), ref.token));
+  /** A git that talks to `remoteUrl`, with the token configured for that URL's host (if any, else none). */
+  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, timeoutSec: number, signal: AbortSignal): Promise<SimpleGit> {
+    return this.git(baseDir, signal, gitAuthEnv(remoteUrl, this.credentials.tokenFor(remoteUrl, ref.token_env)), timeoutSec);
   }
 
   private async withTimeout<T>(seconds: number, what: string, key: string, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
@@ -320,17 +326,29 @@ export class LocalWorkspace {
     }
   }
 
+  /** Why a remote refused us: a wrong token, or no token configured for its host (and where to configure one). */
+  private authHint(ref: WorkspaceRef, remoteUrl: string | undefined): string {
+    if (this.credentials.tokenFor(remoteUrl, ref.token_env)) return 'the token was refused';
+    const host = remoteHost(remoteUrl)?.host;
+    if (!host) return 'no token is sent over this transport (git tokens go over https only)';
+    if (this.credentials.hasHost(remoteUrl)) return `no token for ${host} is set (check credentials.token_env and the worker's environment)`;
+    return `no token is configured for host ${host} (the worker's owner can add {host: ${host}, token_env: <VAR>} to coding.git.credentials)`;
+  }
+
   /** Turn a git error into a one-line CodingError a user can act on, with the token removed. */
-  private gitFailure(err: unknown, ref: WorkspaceRef, action: string, branch?: string): CodingError {
+  private gitFailure(err: unknown, ref: WorkspaceRef, action: string, branch?: string, remoteUrl?: string): CodingError {
     if (err instanceof CodingError) return err;
-    const raw = redact(String((err as Error)?.message ?? err), ref.token);
+    const raw = redact(String((err as Error)?.message ?? err), this.credentials.secrets());
     const text = raw.toLowerCase();
     const firstLine = raw.split('\n').map((l) => l.replace(/^(fatal|error):\s*/, '').trim()).find(Boolean) ?? 'git failed';
     if (/abort/.test(text) && /signal/.test(text)) return new CodingError(`${action}: cancelled`, 'cancelled');
     if (/authentication failed|could not read username|invalid username or password|http basic: access denied|returned error: (401|403)/.test(text)) {
+      return new CodingError(`${action}: authentication failed: ${this.authHint(ref, remoteUrl)}`, 'auth');
+    }
+    if (/returned error: 30[1278]|redirect/.test(text)) {
       return new CodingError(
-        `${action}: authentication failed${ref.token ? ': the token was refused' : ': no token is configured (set credentials.token_env or coding.git.token_env)'}`,
-        'auth',
+        `${action}: the server answered with a redirect, which git does not follow while it carries a token: give the final repository URL`,
+        'invalid_input',
       );
     }
     if (branch && /remote branch .* not found/.test(text)) return new CodingError(`${action}: branch '${branch}' not found on the remote`, 'not_found');
@@ -361,10 +379,6 @@ async function realpathOfDeepestExisting(path: string): Promise<string> {
       current = parent;
     }
   }
-}
-
-function gitEnv(extra: Record<string, string>): Record<string, string> {
-  return baseChildEnv({ HOME: process.env.HOME, SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK, GIT_TERMINAL_PROMPT: '0', ...extra });
 }
 
 export function parseShortstat(text: string): { files_changed: number; insertions: number; deletions: number } {

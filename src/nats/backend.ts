@@ -67,6 +67,7 @@ export class NatsBackend implements CodingBackend {
         repo_url: op.repo_url,
         branch: op.branch,
         workspace: op.workspace_path,
+        ...(op.init ? { init: true } : {}),
         title: op.title,
         token_env: op.token_env,
       },

@@ -113,7 +113,8 @@ export const OpenTask = z
     op: z.literal('open'),
     repo_url: z.string().max(4096).superRefine(check(invalidRepoUrlReason)).optional(),
     branch: BranchName.optional(),
-    workspace: AbsolutePath.optional().describe('An existing directory on the agent (inside its workspace_base_path) instead of a managed clone.'),
+    workspace: AbsolutePath.optional().describe('An existing git repository on the agent (inside its workspace_base_path) instead of a managed clone.'),
+    init: z.boolean().optional().describe('Run git init in `workspace` if it is not a repository yet.'),
     title: z.string().max(200).optional(),
   })
   .strict();

@@ -81,7 +81,7 @@ export async function startGitServer(token: string): Promise<GitServer> {
 }
 
 /** Run one request through git http-backend (CGI). REMOTE_USER being set enables pushes. */
-function serveGit(root: string, url: URL, req: IncomingMessage, res: ServerResponse): void {
+export function serveGit(root: string, url: URL, req: IncomingMessage, res: ServerResponse): void {
   const child = spawn('git', ['http-backend'], {
     env: {
       PATH: process.env.PATH,

@@ -81,7 +81,8 @@ async function startWorld(): Promise<World> {
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,
     task_timeout_min: 5,
-    git: { token_env: GIT_TOKEN_ENV, user_name: 'Test Bot', user_email: 'bot@test.invalid' },
+    // The token goes to the test git server's host:port only.
+    git: { host: new URL(git.url).host, token_env: GIT_TOKEN_ENV, user_name: 'Test Bot', user_email: 'bot@test.invalid' },
     temporal: { address: temporal.address, task_queue: `station-coding-test-${randomBytes(3).toString('hex')}`, worker_id: 'test-host' },
   };
   const config = parseCodingConfig(rawConfig);

@@ -29,6 +29,7 @@ export interface OpenOptions {
   scopeId?: string;
   backend?: string;
   tokenEnv?: string;
+  init?: boolean;
   cleanupPolicy?: string;
   sessionId?: string;
 }
@@ -38,6 +39,7 @@ export function addOpenOptions(command: Command): Command {
     .option('--repo <url-or-path>', `${described(open.repo_url)} ${RELATIVE}`)
     .option('--branch <name>', described(open.branch))
     .option('--workspace <dir>', `${described(open.workspace_path)} ${RELATIVE}`)
+    .option('--init', described(open.init))
     .option('--title <text>', described(open.title))
     .option('--scope <agent|workflow>', described(open.scope))
     .option('--scope-id <id>', described(open.scope_id))
@@ -55,6 +57,7 @@ export function openRequest(options: OpenOptions): OpenRequest {
     repo_url: repo && !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^/]+:/.test(repo) && !repo.startsWith('-') ? resolve(repo) : repo,
     branch: options.branch,
     workspace_path: options.workspace ? resolve(options.workspace) : undefined,
+    init: options.init,
     title: options.title,
     scope: options.scope,
     scope_id: options.scopeId,

@@ -45,6 +45,7 @@ export class Execution {
           repo_url: task.repo_url,
           branch: task.branch,
           workspace_path: task.workspace,
+          init: task.init,
           title: task.title,
           token_env: this.tokenEnv(task),
         },
@@ -94,13 +95,7 @@ export class Execution {
 
   /** The error a task reports: a CodingError keeps its kind; anything else is retryable. Tokens are redacted. */
   errorInfo(err: unknown, task: TaskMessage): ErrorInfo {
-    const token = (() => {
-      try {
-        return this.registry.tokenFor(task.token_env && this.env[task.token_env] !== undefined ? task.token_env : undefined);
-      } catch {
-        return undefined;
-      }
-    })();
+    const token = this.registry.secrets();
     if (err instanceof CodingError) return { code: err.kind, message: redact(err.message, token).slice(0, 4000), retryable: err.retryable };
     const message = redact(errorLine(err), token).slice(0, 4000);
     return { code: 'unavailable', message, retryable: true };
@@ -150,7 +145,8 @@ export class Execution {
   private tokenEnv(task: TaskMessage): string | undefined {
     const name = task.token_env;
     if (!name) return undefined;
-    const allowed = new Set([...this.ctx.settings.agent.allowed_token_envs, ...(this.config.git.token_env ? [this.config.git.token_env] : [])]);
+    const { git } = this.config;
+    const allowed = new Set([...this.ctx.settings.agent.allowed_token_envs, ...(git.token_env ? [git.token_env] : []), ...git.credentials.map((c) => c.token_env)]);
     if (!allowed.has(name)) {
       throw new CodingError(`credentials.token_env: ${name} is not allowed on agent ${this.ctx.id} (add it to coding.nats.agent.allowed_token_envs)`, 'invalid_input');
     }
@@ -161,8 +157,9 @@ export class Execution {
   private assertInsideBase(path: string): void {
     const base = resolve(this.config.workspace_base_path);
     const full = resolve(path);
-    if (full !== base && !full.startsWith(base + sep)) {
-      throw new CodingError(`workspace_path ${path} is outside this agent's workspace_base_path (${base})`, 'invalid_input');
+    // The base itself holds every session's workspace (and the agent's crash recovery sweeps it): never one session's.
+    if (!full.startsWith(base + sep)) {
+      throw new CodingError(`workspace_path ${path} is not inside this agent's workspace_base_path (${base}); the base itself is refused`, 'invalid_input');
     }
   }
 }
