@@ -5,7 +5,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import YAML from 'yaml';
 import { parseCodingConfig } from '../src/config.js';
+import { BIN } from './support/world.js';
 import { stopEmbeddedServer } from '../src/client/embedded-server.js';
 
 describe('config', () => {
@@ -17,6 +20,49 @@ describe('config', () => {
   it('$${ is a literal ${, not a variable', () => {
     const config = parseCodingConfig({ git: { user_name: 'Bot $${NOT_A_VAR} ${NAME}' } }, { NOT_A_VAR: 'expanded', NAME: 'x' });
     assert.equal(config.git.user_name, 'Bot ${NOT_A_VAR} x');
+  });
+});
+
+describe('config masking', () => {
+  it('`station-coding config` prints no secret: every value under a key naming a key, token, secret or password, at any depth', async () => {
+    const secrets = ['sk-provider-1', 'sk-provider-2', 'hdr-secret', 'git-token-x', 'oc-password', 'env-value', 'nats-pass', 'client-secret'];
+    const dir = mkdtempSync(join(tmpdir(), 'station-config-mask-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      YAML.stringify({
+        coding: {
+          git: { token: '${MASK_TEST_TOKEN}', token_env: 'GH_TOKEN', credentials: [{ host: 'gitlab.example', token_env: 'GL_TOKEN' }] },
+          max_tokens: 5000,
+          nats: { url: 'nats://user:nats-pass@127.0.0.1:4222' },
+          claudecode: { env: { ANTHROPIC_BASE_URL: 'env-value' } },
+          opencode: {
+            password: 'oc-password',
+            config: {
+              provider: {
+                one: { options: { apiKey: 'sk-provider-1', baseURL: 'http://127.0.0.1:1/v1', headers: { Authorization: 'hdr-secret' } } },
+                two: { options: { api_key: 'sk-provider-2', nested: [{ client_secret: 'client-secret' }] } },
+              },
+            },
+          },
+        },
+      }),
+    );
+    const printed = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [BIN.stationCoding, 'config'], { env: { ...process.env, STATION_CONFIG: file, MASK_TEST_TOKEN: 'git-token-x' } }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(printed.code, 0, printed.stderr);
+    for (const secret of secrets) assert.ok(!printed.stdout.includes(secret), `${secret} is printed`);
+    const shown = JSON.parse(printed.stdout);
+    // What is not a secret stays readable: variable names, hosts, URLs without credentials, numbers.
+    assert.equal(shown.git.token_env, 'GH_TOKEN');
+    assert.deepEqual(shown.git.credentials, [{ host: 'gitlab.example', token_env: 'GL_TOKEN' }]);
+    assert.equal(shown.max_tokens, 5000);
+    assert.equal(shown.opencode.config.provider.one.options.baseURL, 'http://127.0.0.1:1/v1');
+    assert.equal(shown.opencode.config.provider.one.options.apiKey, '***');
+    assert.equal(shown.opencode.config.provider.two.options.nested[0].client_secret, '***');
   });
 });
 

@@ -240,15 +240,24 @@ describe('MCP server (station-coding mcp)', function () {
     await client.close();
   });
 
-  it('serves streamable HTTP on 127.0.0.1 with --http; terminating the MCP session closes its agent-scope sessions', async () => {
+  it('serves streamable HTTP on 127.0.0.1 with --http, only with the bearer token; terminating the MCP session closes its agent-scope sessions', async () => {
     const url = await w.git.createRepo('mcp-http');
-    const server = spawn(process.execPath, [BIN.stationCoding, 'mcp', '--http', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const mcpToken = `mcp_${randomBytes(12).toString('hex')}`;
+    const server = spawn(process.execPath, [BIN.stationCoding, 'mcp', '--http', '0'], { env: { ...env, STATION_MCP_TOKEN: mcpToken }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let stderr = '';
       server.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
       await waitFor('the HTTP endpoint', () => /http:\/\/127\.0\.0\.1:\d+\/mcp/.test(stderr), 15_000);
       const endpoint = new URL(/http:\/\/127\.0\.0\.1:\d+\/mcp/.exec(stderr)![0]);
-      const transport = new StreamableHTTPClientTransport(endpoint);
+      // Without the token, or with another one, nothing is served: 401, naming the variable and never the token.
+      for (const authorization of [undefined, 'Bearer not-the-token', `Basic ${Buffer.from(`x:${mcpToken}`).toString('base64')}`]) {
+        const denied = await postInitialize(endpoint, { ...(authorization ? { authorization } : {}) });
+        assert.equal(denied.status, 401, `authorization ${authorization}`);
+        assert.match(denied.body, /unauthorized: send Authorization: Bearer <the value of STATION_MCP_TOKEN>/);
+        assert.ok(!denied.body.includes(mcpToken));
+      }
+      await assert.rejects(new Client({ name: 'no-token', version: '1.0.0' }).connect(new StreamableHTTPClientTransport(endpoint)), /401|unauthorized/i);
+      const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${mcpToken}` } } });
       const client = new Client({ name: 'station-coding-test-http', version: '1.0.0' });
       await client.connect(transport);
       assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), [...TOOLS].sort());
@@ -257,17 +266,31 @@ describe('MCP server (station-coding mcp)', function () {
       await waitFor('the agent-scope session to be closed', async () => (await w.client.status(session_id)).state === 'closed', 30_000);
       assert.ok(!existsSync(workspace_path));
       await client.close();
-      // A Host header other than 127.0.0.1/localhost is refused (DNS rebinding).
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
-      const rebound = await new Promise<{ status: number }>((resolve, reject) => {
-        const req = request(endpoint, { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
-          res.resume();
-          resolve({ status: res.statusCode ?? 0 });
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+      // A Host header other than 127.0.0.1/localhost is refused (DNS rebinding), even with the token.
+      const rebound = await postInitialize(endpoint, { host: 'evil.example', authorization: `Bearer ${mcpToken}` });
       assert.equal(rebound.status, 403);
+      assert.ok(!stderr.includes(mcpToken), 'the token is not logged');
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('--http without a token does not start, and says how to give one; the loopback opt-out serves without', async () => {
+    const noToken = { ...env };
+    delete noToken.STATION_MCP_TOKEN;
+    const refusedRun = await runCli(['mcp', '--http', '0'], noToken);
+    assert.equal(refusedRun.code, 1);
+    assert.match(refusedRun.stderr, /MCP over HTTP needs a bearer token: set the environment variable STATION_MCP_TOKEN \(coding\.mcp\.token_env\).*allow_unauthenticated_loopback/);
+    const optOut = join(mkdtempSync(join(tmpdir(), 'station-mcp-open-')), 'config.yaml');
+    writeFileSync(optOut, YAML.stringify({ coding: { ...w.rawConfig, mcp: { allow_unauthenticated_loopback: true } } }));
+    const server = spawn(process.execPath, [BIN.stationCoding, 'mcp', '--http', '0'], { env: { ...noToken, STATION_CONFIG: optOut }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      server.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      await waitFor('the HTTP endpoint', () => /http:\/\/127\.0\.0\.1:\d+\/mcp/.test(stderr), 15_000);
+      assert.match(stderr, /no token: coding\.mcp\.allow_unauthenticated_loopback/);
+      const endpoint = new URL(/http:\/\/127\.0\.0\.1:\d+\/mcp/.exec(stderr)![0]);
+      assert.equal((await postInitialize(endpoint, {})).status, 200);
     } finally {
       server.kill('SIGTERM');
     }
@@ -460,4 +483,18 @@ async function runClaudeAgent(modelUrl: string, prompt: string, entry: Record<st
   });
   const events = ran.stdout.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l));
   return { ...ran, events };
+}
+
+/** POST an MCP initialize request with `headers`; the status and body of the answer. */
+function postInitialize(endpoint: URL, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+  return new Promise((resolve, reject) => {
+    const req = request(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -21,6 +21,7 @@ import { connectCoding, type Connected } from '../client/connect.js';
 import { startTelemetry } from '../telemetry/setup.js';
 import { closeUpdate } from '../workflows/definitions.js';
 import { TOOLS, progressMessage, wireInputSchema, type ToolDef } from './tools.js';
+import { httpAuth, refuse, type RequestCheck } from './http-auth.js';
 
 export const SERVER_NAME = 'station-coding';
 export const SERVER_VERSION = '0.1.0';
@@ -211,6 +212,8 @@ export interface ServeOptions {
  */
 export async function serveMcp(config: CodingConfig, options: ServeOptions = {}): Promise<number> {
   const log: Log = options.log ?? ((line) => process.stderr.write(`station-coding mcp: ${line}\n`));
+  // Before anything starts: a server that would refuse every request (or let everyone in unasked) must not run.
+  const authorized = options.http !== undefined ? httpAuth(config) : undefined;
   // stdout is the protocol channel: nothing else may write to it.
   console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
   const telemetry = startTelemetry('station-coding-mcp');
@@ -231,7 +234,7 @@ export async function serveMcp(config: CodingConfig, options: ServeOptions = {})
   let stop!: (reason: string) => void;
   const stopped = new Promise<string>((resolve) => (stop = resolve));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
-  const shutdown = options.http !== undefined ? await serveHttp(options.http, getClient, log) : await serveStdio(getClient, log, stop);
+  const shutdown = options.http !== undefined ? await serveHttp(options.http, getClient, log, authorized, config.mcp.token_env) : await serveStdio(getClient, log, stop);
 
   const reason = await stopped;
   await shutdown(reason);
@@ -268,6 +271,8 @@ async function serveHttp(
   port: number,
   getClient: () => Promise<CodingClient>,
   log: Log,
+  authorized: RequestCheck,
+  tokenEnv: string,
 ): Promise<(reason: string) => Promise<void>> {
   const connections = new Map<string, { transport: StreamableHTTPServerTransport; station: StationMcp }>();
   let actualPort = port;
@@ -276,6 +281,11 @@ async function serveHttp(
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/mcp') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('MCP is served at /mcp\n');
+      return;
+    }
+    if (authorized && !authorized(req)) {
+      refuse(res, tokenEnv);
+      req.resume();
       return;
     }
     const id = req.headers['mcp-session-id'];
@@ -318,7 +328,7 @@ async function serveHttp(
     http.listen(port, '127.0.0.1', () => resolve());
   });
   actualPort = (http.address() as AddressInfo).port;
-  log(`streamable HTTP on http://127.0.0.1:${actualPort}/mcp`);
+  log(`streamable HTTP on http://127.0.0.1:${actualPort}/mcp (${authorized ? `bearer token from ${tokenEnv} required` : 'no token: coding.mcp.allow_unauthenticated_loopback'})`);
   return async (reason) => {
     http.close();
     await Promise.all(
