@@ -353,6 +353,11 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     // and they still work
     const opened = await variant.client.open({ repo_url: await w.git.createRepo('nats-after-garbage'), backend: 'opencode-nats' });
     assert.equal((await variant.client.close({ session_id: opened.session_id })).workspace_deleted, true);
+    // An agent's own base directory (every session's workspaces, swept by its crash recovery) is never a workspace.
+    await assert.rejects(
+      variant.client.open({ workspace_path: a.base, backend: 'opencode-nats' }),
+      /workspace_path .* is not inside this agent's workspace_base_path .*the base itself is refused/,
+    );
   });
 
   it('a Temporal retry and a redelivered task are answered from the record, never run twice', async () => {
