@@ -6,9 +6,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import type { SimpleGit } from 'simple-git';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
-import { gitAuthEnv, redact, riskyLocalConfigKeys } from './credentials.js';
+import { gitAuthEnv, riskyLocalConfigKeys } from './credentials.js';
 import { hardenedGit } from './hardening.js';
-import { GitCredentials, remoteHost } from './host-credentials.js';
+import { GitCredentials } from './host-credentials.js';
+import { gitFailure } from './git-failure.js';
 import { checkWorkspacePath } from './workspace-roots.js';
 import { removeStaleLocks } from './locks.js';
 import type { OperationRef } from '../backends/backend.js';
@@ -326,42 +327,9 @@ export class LocalWorkspace {
     }
   }
 
-  /** Why a remote refused us: a wrong token, or no token configured for its host (and where to configure one). */
-  private authHint(ref: WorkspaceRef, remoteUrl: string | undefined): string {
-    if (this.credentials.tokenFor(remoteUrl, ref.token_env)) return 'the token was refused';
-    const host = remoteHost(remoteUrl)?.host;
-    if (!host) return 'no token is sent over this transport (git tokens go over https only)';
-    if (this.credentials.hasHost(remoteUrl)) return `no token for ${host} is set (check credentials.token_env and the worker's environment)`;
-    return `no token is configured for host ${host} (the worker's owner can add {host: ${host}, token_env: <VAR>} to coding.git.credentials)`;
-  }
-
-  /** Turn a git error into a one-line CodingError a user can act on, with the token removed. */
+  /** Turn a git error into a one-line CodingError a user can act on, with every token removed (git-failure.ts). */
   private gitFailure(err: unknown, ref: WorkspaceRef, action: string, branch?: string, remoteUrl?: string): CodingError {
-    if (err instanceof CodingError) return err;
-    const raw = redact(String((err as Error)?.message ?? err), this.credentials.secrets());
-    const text = raw.toLowerCase();
-    const firstLine = raw.split('\n').map((l) => l.replace(/^(fatal|error):\s*/, '').trim()).find(Boolean) ?? 'git failed';
-    if (/abort/.test(text) && /signal/.test(text)) return new CodingError(`${action}: cancelled`, 'cancelled');
-    if (/authentication failed|could not read username|invalid username or password|http basic: access denied|returned error: (401|403)/.test(text)) {
-      return new CodingError(`${action}: authentication failed: ${this.authHint(ref, remoteUrl)}`, 'auth');
-    }
-    if (/returned error: 30[1278]|redirect/.test(text)) {
-      return new CodingError(
-        `${action}: the server answered with a redirect, which git does not follow while it carries a token: give the final repository URL`,
-        'invalid_input',
-      );
-    }
-    if (branch && /remote branch .* not found/.test(text)) return new CodingError(`${action}: branch '${branch}' not found on the remote`, 'not_found');
-    if (/repository .* not found|does not appear to be a git repository|returned error: 404/.test(text)) {
-      return new CodingError(`${action}: repository not found`, 'not_found');
-    }
-    if (/\[rejected\]|non-fast-forward|fetch first|failed to push/.test(text)) {
-      return new CodingError(`${action}: rejected by the remote (it has commits the workspace does not have; the branch may need a rebase or a new name)`, 'conflict');
-    }
-    if (/could not resolve host|connection refused|timed out|couldn't connect|failed to connect|unable to access/.test(text)) {
-      return new CodingError(`${action}: remote unreachable: ${firstLine}`, 'unavailable', true);
-    }
-    return new CodingError(`${action}: ${firstLine}`, 'git');
+    return gitFailure(err, action, { credentials: this.credentials, token_env: ref.token_env, branch, remote_url: remoteUrl });
   }
 }
 
