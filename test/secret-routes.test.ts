@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { getWorld, GIT_TOKEN_ENV, startVariantWorker, type VariantWorker, type World } from './support/world.js';
 import { startTrapServer, type TrapServer } from './support/trap-server.js';
 import { defaultScript } from './support/fake-anthropic.js';
+import { processesIn, waitFor } from './support/helpers.js';
 
 const CLOUD_KEY_ENV = 'STATION_TEST_CLOUD_KEY';
 const FIXTURE_GIT = { GIT_AUTHOR_NAME: 'Fixture', GIT_AUTHOR_EMAIL: 'f@x.invalid', GIT_COMMITTER_NAME: 'Fixture', GIT_COMMITTER_EMAIL: 'f@x.invalid' };
@@ -215,5 +216,29 @@ describe("the repository cannot run code in the worker's git", function () {
     assert.ok(!existsSync(join(marks, 'worker')), `a trap ran in the worker's git: ${existsSync(join(marks, 'worker')) ? readFileSync(join(marks, 'worker'), 'utf8') : ''}`);
     // The file went in as it is (no filter), on the branch.
     assert.equal(execFileSync('git', ['show', 'feature/hooked:b.txt'], { cwd: dir, encoding: 'utf8' }), 'b\n');
+  });
+});
+
+describe('every git command of the worker has a timeout', function () {
+  it('a git command the workspace makes hang (a FIFO as objects/info/alternates) is killed after coding.git.timeout_sec, clearly', async () => {
+    const w = await getWorld();
+    const variant = await startVariantWorker(w, { git: { timeout_sec: 2 }, max_attempts: 1 });
+    try {
+      const { session_id, workspace_path } = await variant.client.open({ repo_url: await w.git.createRepo('hang') });
+      const alternates = join(workspace_path, '.git/objects/info/alternates');
+      execFileSync('mkfifo', [alternates]);
+      writeFileSync(join(workspace_path, 'h.txt'), 'h\n');
+      const started = Date.now();
+      await assert.rejects(variant.client.commit({ session_id, message: 'h' }), /stage changes: git printed nothing for too long and was stopped \(raise coding\.git\.timeout_sec\)/);
+      const took = Date.now() - started;
+      console.log(`      the hanging git add was stopped after ${took} ms (timeout_sec 2)`);
+      assert.ok(took < 15_000, `took ${took} ms`);
+      await waitFor('no git left in the workspace', () => processesIn(workspace_path).length === 0, 5_000);
+      rmSync(alternates);
+      assert.equal((await variant.client.commit({ session_id, message: 'h' })).files_changed, 1, 'the session is still usable');
+      await variant.client.close({ session_id });
+    } finally {
+      await variant.stop();
+    }
   });
 });

@@ -182,8 +182,13 @@ export class LocalWorkspace {
       const key = (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
       if (key === op.key) return this.commitResult(git, ref, signal);
     }
-    if (req.add_all) await git.raw(['add', '--all']);
-    const staged = (await git.raw(['diff', '--cached', '--name-only'])).trim();
+    const staging = async () => {
+      if (req.add_all) await git.raw(['add', '--all']);
+      return (await git.raw(['diff', '--cached', '--name-only'])).trim();
+    };
+    const staged = await staging().catch((err) => {
+      throw this.gitFailure(err, ref, 'stage changes');
+    });
     if (!staged) {
       throw new CodingError(
         req.add_all ? 'nothing to commit: the workspace has no changes' : 'nothing to commit: no staged changes (use add_all: true to stage every change)',
