@@ -42,14 +42,14 @@ describe('crash at scale', function () {
     // Each agent run appends "start <agent pid>" and, after its slow step, "end <agent pid>" to its session's log.
     const logs = mkdtempSync(join(tmpdir(), 'agent-runs-'));
     const logOf = (workspace: string) => join(logs, basename(workspace));
+    let killed = false;
     const script: FakeScript = ({ cwd, turnIndex }) => {
       const log = logOf(cwd!);
       if (turnIndex === 0) return { tool: { name: 'Bash', input: { command: `echo "start $PPID" >> ${log}`, description: 'log' } } };
       if (turnIndex === 1) return { tool: { name: 'Write', input: { file_path: join(cwd!, 'work.txt'), content: 'done once\n' } } };
-      // A first run sleeps longer than the retry takes to come (heartbeat timeout 20 s): a dead worker's agent left
-      // running would still be at work beside the retry. A retry (another agent already logged) sleeps 3 s.
-      const retry = new Set(readLog(log).map((line) => line.split(' ')[1])).size > 1;
-      if (turnIndex === 2) return { tool: { name: 'Bash', input: { command: `sleep ${retry ? 3 : 30}; echo "end $PPID" >> ${log}`, description: 'slow step' } } };
+      // Before the kill the slow step takes far longer than the retry takes to come (heartbeat timeout 20 s): what
+      // the dead worker's task left running would still be at work beside the retry. After the kill it takes 3 s.
+      if (turnIndex === 2) return { tool: { name: 'Bash', input: { command: `sleep ${killed ? 3 : 60}; echo "end $PPID" >> ${log}`, description: 'slow step' } } };
       return { text: 'Wrote work.txt.' };
     };
     w.claude.setScript(script);
@@ -61,6 +61,7 @@ describe('crash at scale', function () {
     const startedAgents = () => sessions.filter((s) => existsSync(logOf(s.workspace_path))).length;
     await waitFor('half the agents to start', () => startedAgents() >= SESSIONS / 2, 150_000);
     const exited = new Promise((resolve) => first.once('exit', resolve));
+    killed = true;
     first.kill('SIGKILL');
     await exited;
     const atKill = { started: startedAgents(), finished: sessions.filter((s) => readLog(logOf(s.workspace_path)).some((l) => l.startsWith('end'))).length };
@@ -72,6 +73,8 @@ describe('crash at scale', function () {
     let oneCommit = 0;
     let neverTwoAtOnce = 0;
     const runsPerSession: number[] = [];
+    let recordsLeft = 0;
+    let processesLeft = 0;
     for (const [i, s] of sessions.entries()) {
       assert.equal(results[i]!.success, true, `session ${i}: ${results[i]!.error}`);
       assert.deepEqual(results[i]!.files_changed, [{ path: 'work.txt', status: 'added' }], `session ${i}`);
@@ -81,8 +84,8 @@ describe('crash at scale', function () {
       const blocks = agents.filter((agent, j) => j === 0 || agent !== agents[j - 1]);
       if (new Set(blocks).size === blocks.length) neverTwoAtOnce++;
       runsPerSession.push(new Set(agents).size);
-      assert.equal(existsSync(recordPath(s.workspace_path)), false, `session ${i}: no agent record left`);
-      assert.deepEqual(processesIn(s.workspace_path), [], `session ${i}: no process left`);
+      if (existsSync(recordPath(s.workspace_path))) recordsLeft++;
+      processesLeft += processesIn(s.workspace_path).length;
     }
     const figures = {
       sessions: SESSIONS,
@@ -93,14 +96,17 @@ describe('crash at scale', function () {
       never_two_agents_at_once: neverTwoAtOnce,
       sessions_with_one_agent_run: runsPerSession.filter((n) => n === 1).length,
       sessions_with_two_agent_runs: runsPerSession.filter((n) => n === 2).length,
+      agent_records_left: recordsLeft,
+      processes_left_in_workspaces: processesLeft,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     console.log(`      figures: ${JSON.stringify(figures)}`);
     assert.equal(oneCommit, SESSIONS);
     assert.equal(neverTwoAtOnce, SESSIONS);
+    assert.equal(processesLeft, 0);
+    assert.equal(recordsLeft, 0);
     // Only a task the kill interrupted runs a second agent (its retry); none runs more than two.
     assert.ok(runsPerSession.every((n) => n <= 2), JSON.stringify(runsPerSession));
-    assert.ok(figures.sessions_with_two_agent_runs <= SESSIONS - atKill.finished, JSON.stringify(figures));
     await Promise.all(sessions.map((s) => client.close({ session_id: s.session_id })));
   });
 });
