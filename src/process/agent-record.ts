@@ -91,7 +91,7 @@ export function stillRunning(who: { pid: number; start: string }): boolean {
 export async function reapRecordedAgent(workspace: string, options: { graceMs?: number; onlyIfWorkerGone?: boolean } = {}): Promise<number | undefined> {
   const record = readRecord(workspace);
   if (!record) return undefined;
-  if (options.onlyIfWorkerGone && record.worker.pid !== process.pid && stillRunning(record.worker)) return undefined;
+  if (options.onlyIfWorkerGone && stillRunning(record.worker)) return undefined; // this process's own tasks included
   let found = 0;
   const agent = record.agent;
   if (agent && stillRunning(agent) && agent.pgid !== procStat(process.pid)?.pgid) {
