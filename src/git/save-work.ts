@@ -44,13 +44,13 @@ export async function saveUnsavedWork(workspace: string, savedDir: string): Prom
   const tree = await workingTree(workspace);
   const headTree = head ? await git(workspace, ['rev-parse', `${head}^{tree}`]) : EMPTY_TREE;
   const uncommitted = tree !== headTree;
-  // Commits of any local branch that no remote-tracking ref contains (all of them where there is no remote).
-  const unpushed = head ? (await git(workspace, ['rev-list', '--max-count=1', '--branches', '--not', '--remotes'])) !== '' : false;
+  // Commits of HEAD (detached too) or any local branch that no remote-tracking ref contains (all, with no remote).
+  const unpushed = head ? (await git(workspace, ['rev-list', '--max-count=1', 'HEAD', '--branches', '--not', '--remotes'])) !== '' : false;
   if (!uncommitted && !unpushed) return undefined;
 
   const target = join(savedDir, `${basename(workspace)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   await mkdir(target, { recursive: true });
-  const refs = head ? ['--branches', '--tags'] : [];
+  const refs = head ? ['HEAD', '--branches', '--tags'] : [];
   if (uncommitted) {
     const identity = { GIT_AUTHOR_NAME: 'station-coding', GIT_AUTHOR_EMAIL: 'station-coding@localhost', GIT_COMMITTER_NAME: 'station-coding', GIT_COMMITTER_EMAIL: 'station-coding@localhost' };
     const commit = await git(workspace, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-m', 'Uncommitted changes saved before the workspace was deleted'], identity);
