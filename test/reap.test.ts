@@ -9,7 +9,8 @@ import YAML from 'yaml';
 import { WorkflowClient } from '@temporalio/client';
 import { CodingClient } from '../src/client/client.js';
 import { runTask } from '../src/client/run.js';
-import { recordPath, type AgentRecord } from '../src/process/agent-record.js';
+import { reapRecordedAgent, recordPath, type AgentRecord } from '../src/process/agent-record.js';
+import { procStat } from '../src/process/proc.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { describeProcess, git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript, type FakeScript, type FakeTurn } from './support/fake-anthropic.js';
@@ -83,6 +84,34 @@ describe('reaping and keeping work', function () {
     assert.equal(existsSync(recordPath(workspace_path)), false, 'the record is removed when the task ends');
     assert.deepEqual(processesIn(workspace_path), []);
     await client.close({ session_id });
+  });
+
+  it('a recorded agent is killed only while it is the same process (start time), and never while its worker lives when asked so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'record-ws-'));
+    git(dir, 'init', '--quiet');
+    const agent = spawn('sleep', ['116'], { cwd: dir, detached: true, stdio: 'ignore' });
+    children.push(agent);
+    await waitFor('the agent to run', () => procStat(agent.pid!) !== undefined);
+    const stat = procStat(agent.pid!)!;
+    const write = (record: AgentRecord) => writeFileSync(recordPath(dir), JSON.stringify(record));
+    execFileSync('mkdir', ['-p', join(dir, '.git', 'station')]);
+    const me = { pid: process.pid, start: procStat(process.pid)!.start };
+
+    // The pid names another process now (its start time differs): not trusted, not killed. Started before the
+    // recorded task, it is not the task's either.
+    write({ task_start: String(Number(stat.start) + 1), worker: { pid: 1, start: 'gone' }, agent: { pid: agent.pid!, pgid: stat.pgid, start: String(Number(stat.start) - 1) } });
+    assert.equal(await reapRecordedAgent(dir), 0);
+    assert.ok(alive(agent.pid!), 'a reused pid is left alone');
+
+    // Its worker (this process) is alive: the start sweep leaves the record and the agent alone.
+    write({ task_start: stat.start, worker: me, agent: { pid: agent.pid!, pgid: stat.pgid, start: stat.start } });
+    assert.equal(await reapRecordedAgent(dir, { onlyIfWorkerGone: true }), undefined);
+    assert.ok(alive(agent.pid!) && existsSync(recordPath(dir)));
+
+    // Before the next attempt: the recorded agent is killed and the record removed.
+    assert.ok((await reapRecordedAgent(dir, { graceMs: 500 }))! >= 1);
+    await waitFor('the recorded agent to die', () => !alive(agent.pid!), 5_000);
+    assert.equal(existsSync(recordPath(dir)), false);
   });
 
   it("a successful task leaves no process behind (an agent's `nohup ... &`), and the user's own processes in a given workspace live on", async () => {
