@@ -346,6 +346,12 @@ export const PushResult = z.object({
 });
 export type PushResult = z.infer<typeof PushResult>;
 
+const SavedTo = z
+  .string()
+  .describe(
+    'Set when the deleted workspace held work no remote had (uncommitted changes, unpushed commits): the directory on the worker host where it was saved, as workspace.bundle (every branch; refs/station/uncommitted for uncommitted changes) and uncommitted.patch.',
+  );
+
 export const CloseResult = z.object({
   session_id: z.string(),
   success: z.boolean(),
@@ -354,6 +360,7 @@ export const CloseResult = z.object({
     .describe('closed: by coding_close; idle_timeout: an agent-scope session had no operation for idle_timeout_min; cancelled: the workflow was cancelled.'),
   workspace_path: z.string().optional(),
   workspace_deleted: z.boolean(),
+  saved_to: SavedTo.optional(),
 });
 export type CloseResult = z.infer<typeof CloseResult>;
 
@@ -396,6 +403,7 @@ export const SessionStatus = z.object({
   tokens: Tokens,
   cost: z.number().nonnegative(),
   last_error: z.string().optional(),
+  saved_to: SavedTo.optional(),
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;

@@ -13,6 +13,8 @@ import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
 import { workflowBundle } from './workflow-bundle.js';
 import { searchAttributeRegistrar } from './search-attributes-setup.js';
+import { sweepAtStart } from './startup-sweep.js';
+import { LocalWorkspace } from './git/workspace.js';
 
 export interface CodingWorker {
   /** Resolves when both workers have stopped. */
@@ -41,6 +43,13 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
   const searchAttributes = searchAttributeRegistrar(connection.operatorService, config.temporal.namespace, (line) => console.error(`station-coding worker: ${line}`));
   // Registered at start where the cluster allows it; each session asks again through an activity.
   void searchAttributes().catch(() => {});
+  // Before any retried task can start here: reap what a killed predecessor left, remove ended sessions' workspaces.
+  await sweepAtStart({
+    workspace: LocalWorkspace.fromConfig(config),
+    workflowService: connection.workflowService,
+    namespace: config.temporal.namespace,
+    log: (line) => console.error(`station-coding worker: ${line}`),
+  });
   const activities = createActivities({ config, backends, hostQueue, searchAttributes });
   const common = {
     connection,

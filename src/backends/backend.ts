@@ -77,6 +77,8 @@ export interface CloseOperation {
 
 export interface CloseOutcome {
   workspace_deleted: boolean;
+  /** Where the work the deleted workspace held and no remote had was saved (a git bundle and a patch). */
+  saved_to?: string;
 }
 
 export type ProgressSink = (event: ProgressEvent) => void;
@@ -121,6 +123,8 @@ export interface AgentTask {
   usage?: (tokens: Tokens, cost: number) => void;
   /** W3C trace context of the task span, passed to the backend's process as TRACEPARENT when tracing is on. */
   traceparent?: string;
+  /** Runners that spawn the agent tell its pid here: it goes into the workspace's agent record. */
+  onAgentStart?: (pid: number) => void;
 }
 
 export interface AgentOutcome {

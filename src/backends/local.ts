@@ -17,6 +17,8 @@ import type {
 } from './backend.js';
 import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
+import { markKept } from '../git/kept.js';
+import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
 
 export class LocalBackend implements CodingBackend {
   constructor(
@@ -40,31 +42,22 @@ export class LocalBackend implements CodingBackend {
     const ref = this.ref(op.session);
     await this.workspace.assertExists(ref);
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
+    // One agent per workspace: what an earlier attempt (a worker killed with SIGKILL) left running goes first,
+    // before the baseline is read, so a dead attempt's agent cannot write into this task.
+    await reapRecordedAgent(ref.workspace_path);
     // A retried attempt counts its changes from the first attempt's baseline, and its spending on top of theirs.
     const before = op.resume?.baseline ?? (await this.workspace.snapshot(ref, signal));
     op.checkpoint?.({ baseline: before });
     const earlier = { tokens: op.resume?.tokens ?? zeroTokens(), cost: op.resume?.cost ?? 0 };
     const budget = new BudgetGuard(op.budget, earlier);
-    const outcome = await traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
-      budget.judge(
-        await this.runner.run({
-          session_id: op.session.session_id,
-          workspace_path: op.session.workspace_path,
-          prompt: composePrompt(op),
-          title: op.title,
-          backend_session_id: op.session.backend_session_id,
-          timeout_ms: this.taskTimeoutMs,
-          signal: AbortSignal.any([signal, budget.signal]),
-          progress: span.progress(progress),
-          budget: op.budget,
-          usage: (tokens, cost) => {
-            budget.observe(tokens, cost);
-            op.checkpoint?.({ tokens: addTokens(earlier.tokens, tokens), cost: earlier.cost + cost });
-          },
-          traceparent: span.traceparent,
-        }),
-      ),
-    );
+    const record = recordTaskStart(ref.workspace_path);
+    let outcome: AgentOutcome;
+    try {
+      outcome = await this.runTask(op, progress, signal, budget, earlier, ref.workspace_path);
+    } finally {
+      // Every process the task started is gone when it ends, success included (an agent's `sleep 1000 &`).
+      endTask(ref.workspace_path, record);
+    }
     // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
     const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
     const files_changed = await this.workspace.changesBetween(ref, before, after, AbortSignal.timeout(60_000));
@@ -87,6 +80,30 @@ export class LocalBackend implements CodingBackend {
     return { outcome: result, before, after };
   }
 
+  private runTask(op: CodeOperation, progress: ProgressSink, signal: AbortSignal, budget: BudgetGuard, earlier: { tokens: Tokens; cost: number }, workspace: string): Promise<AgentOutcome> {
+    return traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
+      budget.judge(
+        await this.runner.run({
+          session_id: op.session.session_id,
+          workspace_path: op.session.workspace_path,
+          prompt: composePrompt(op),
+          title: op.title,
+          backend_session_id: op.session.backend_session_id,
+          timeout_ms: this.taskTimeoutMs,
+          signal: AbortSignal.any([signal, budget.signal]),
+          progress: span.progress(progress),
+          budget: op.budget,
+          usage: (tokens, cost) => {
+            budget.observe(tokens, cost);
+            op.checkpoint?.({ tokens: addTokens(earlier.tokens, tokens), cost: earlier.cost + cost });
+          },
+          traceparent: span.traceparent,
+          onAgentStart: (pid) => recordAgentStart(workspace, pid),
+        }),
+      ),
+    );
+  }
+
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef) {
     return this.workspace.branch(this.ref(session), req, signal, op);
   }
@@ -100,8 +117,13 @@ export class LocalBackend implements CodingBackend {
   }
 
   async close(op: CloseOperation): Promise<CloseOutcome> {
-    const deleted = op.delete_workspace ? await this.workspace.remove(this.ref(op.session)) : false;
-    return { workspace_deleted: deleted };
+    const ref = this.ref(op.session);
+    if (!op.delete_workspace) {
+      if (ref.managed) await markKept(ref.workspace_path, ref.session_id).catch(() => undefined); // gone already: nothing to keep
+      return { workspace_deleted: false };
+    }
+    const removed = await this.workspace.remove(ref);
+    return { workspace_deleted: removed.deleted, ...(removed.saved_to ? { saved_to: removed.saved_to } : {}) };
   }
 
   private ref(session: SessionRef): WorkspaceRef {

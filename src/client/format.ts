@@ -20,8 +20,10 @@ export function formatReport(report: RunReport): string {
     lines.push(`No commit: ${report.commit_skipped}`);
   }
   if (report.push) lines.push(`Pushed ${report.push.branch} to ${report.push.remote}`);
+  if (report.brought_back) lines.push(`Branch ${report.brought_back.branch} is in ${report.brought_back.repository}`);
   if (report.close) {
     lines.push(`Session ${report.close.session_id} closed; workspace ${report.close.workspace_deleted ? 'deleted' : `kept at ${report.close.workspace_path}`}`);
+    if (report.close.saved_to) lines.push(`Work that was on no remote was saved to ${report.close.saved_to}`);
   }
   if (report.error && !(code && !code.success)) lines.push(`Error: ${report.error}`);
   return lines.join('\n');

@@ -2,6 +2,7 @@
 // what changed, push if asked, close, and report. The session is closed on every path, failures included.
 import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenInput, OpenResult, ProgressEvent, PushResult } from '../contract.js';
 import type { CodingClient } from './client.js';
+import { bringBranchBack, isLocalRepository, type BroughtBack } from './bring-back.js';
 
 export interface RunRequest {
   open: OpenInput;
@@ -21,6 +22,8 @@ export interface RunReport {
   /** Why no commit was made, when none was. */
   commit_skipped?: string;
   push?: PushResult;
+  /** Without push, on a repository on this machine: where the committed branch was fetched into it. */
+  brought_back?: BroughtBack;
   close?: CloseResult;
   error?: string;
 }
@@ -56,6 +59,10 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
       if (req.push) {
         report.push = await client.push({ session_id, remote: 'origin', set_upstream: true });
         step(`pushed ${report.push.branch} to ${report.push.remote}`);
+      } else if (isLocalRepository(req.open.repo_url) && session.workspace_path && report.commit.branch) {
+        // The clone is deleted on close: the commit would be lost with it.
+        report.brought_back = await bringBranchBack(req.open.repo_url, session.workspace_path, report.commit.branch, session_id);
+        step(`fetched ${report.commit.branch} into ${report.brought_back.repository} as ${report.brought_back.branch}`);
       }
     }
   } catch (err) {

@@ -12,6 +12,9 @@ import { GitCredentials } from './host-credentials.js';
 import { gitFailure } from './git-failure.js';
 import { checkWorkspacePath } from './workspace-roots.js';
 import { removeStaleLocks } from './locks.js';
+import { saveUnsavedWork } from './save-work.js';
+import { isKept } from './kept.js';
+import { stateDir } from '../paths.js';
 import type { OperationRef } from '../backends/backend.js';
 import type { CodingConfig } from '../config.js';
 
@@ -28,6 +31,14 @@ export interface WorkspaceSettings {
   git_timeout_sec: number;
   /** When set, an existing workspace must lie inside one of these directories (default: base_path). */
   allowed_roots?: string[];
+  /** Where unsaved work of a deleted workspace goes (default: <state dir>/saved). */
+  saved_dir?: string;
+}
+
+/** What a removal did: deleted or not, and where the work it would have lost was saved. */
+export interface Removed {
+  deleted: boolean;
+  saved_to?: string;
 }
 
 /** Where a session's workspace is and whose token its git may use. */
@@ -90,8 +101,10 @@ export class LocalWorkspace {
     this.credentials.check(spec.token_env);
     if (spec.workspace_path) return this.openExisting(spec, signal);
     const path = this.managedPath(spec.session_id);
-    // A retried open starts over: nothing else can have used this directory yet.
-    await rm(path, { recursive: true, force: true });
+    // A workspace an earlier session of this id kept is re-attached, never deleted by a re-open.
+    if (await isKept(path)) return this.reattach(path, spec, signal);
+    // A retried open starts over; a workspace a dead session left behind has what it holds saved first.
+    await this.remove({ session_id: spec.session_id, workspace_path: path, managed: true });
     await mkdir(this.settings.base_path, { recursive: true });
     if (!spec.repo_url) {
       await mkdir(path, { recursive: true });
@@ -109,6 +122,18 @@ export class LocalWorkspace {
       throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch, spec.repo_url);
     }
     return { workspace_path: path, repo_cloned: true, managed: true, branch: await this.currentBranch(path, signal), repo_url: spec.repo_url };
+  }
+
+  private async reattach(path: string, spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
+    const origin = (await this.git(path, signal).raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
+    if (spec.repo_url && origin !== spec.repo_url) {
+      throw new CodingError(
+        `the workspace ${path} that an earlier session ${spec.session_id} kept holds ${origin || 'a repository with no origin'}, not ${spec.repo_url}: open it with its own repo_url, or use another session/scope id (delete the directory yourself to start over)`,
+        'conflict',
+      );
+    }
+    if (spec.branch) await this.branch({ session_id: spec.session_id, workspace_path: path, managed: true }, { branch: spec.branch, create: false }, signal);
+    return { workspace_path: path, repo_cloned: false, managed: true, branch: await this.currentBranch(path, signal), repo_url: origin || undefined };
   }
 
   private async openExisting(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
@@ -280,13 +305,17 @@ export class LocalWorkspace {
     }
   }
 
-  async remove(ref: WorkspaceRef): Promise<boolean> {
-    if (!ref.managed) return false; // a workspace the user gave us is never deleted
+  /** Delete a managed workspace, after saving the work that exists nowhere else (saveUnsavedWork). */
+  async remove(ref: WorkspaceRef): Promise<Removed> {
+    if (!ref.managed) return { deleted: false }; // a workspace the user gave us is never deleted
     const path = resolve(ref.workspace_path);
     const base = resolve(this.settings.base_path);
-    if (!path.startsWith(base + sep)) return false; // never delete outside the managed base
+    if (!path.startsWith(base + sep)) return { deleted: false }; // never delete outside the managed base
+    const repo = await stat(join(path, '.git', 'HEAD')).catch(() => undefined);
+    // A directory that is no repository (a clone cut short) holds no work; a repository that cannot be saved is kept.
+    const saved_to = repo ? await saveUnsavedWork(path, this.settings.saved_dir ?? join(stateDir(), 'saved')) : undefined;
     await rm(path, { recursive: true, force: true });
-    return true;
+    return { deleted: true, ...(saved_to ? { saved_to } : {}) };
   }
 
   async assertExists(ref: WorkspaceRef): Promise<void> {

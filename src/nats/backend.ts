@@ -43,7 +43,7 @@ const OpenOutcomeWire = z.object({
   repo_url: z.string().optional(),
 });
 const CodeOutcomeWire = CodeResult.extend({ backend_session_id: z.string().optional() });
-const CloseOutcomeWire = z.object({ workspace_deleted: z.boolean() });
+const CloseOutcomeWire = z.object({ workspace_deleted: z.boolean(), saved_to: z.string().optional() });
 
 export class NatsBackend implements CodingBackend {
   readonly name = 'opencode-nats' as const;

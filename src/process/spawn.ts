@@ -9,6 +9,7 @@
 import { execa } from 'execa';
 import { LineSplitter } from './line-splitter.js';
 import { descendantsOf, killProcessesIn, procStat, signalGroup, signalProcesses } from './proc.js';
+import { dyingWithWorker } from './parent-death.js';
 
 /** The environment every backend child starts from: nothing of the worker's secrets. */
 export function baseChildEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
@@ -35,6 +36,8 @@ export interface ProcessSpec {
   onLine: (line: string) => void;
   /** Time between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
+  /** Told the pid once the process runs (for the workspace's agent record). */
+  onStart?: (pid: number) => void;
 }
 
 export interface ProcessOutcome {
@@ -54,7 +57,9 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   let timedOut = false;
   let cancelled = false;
   let stderrTail = '';
-  const child = execa(spec.file, spec.args, {
+  // Dies with the worker where the OS allows (parent-death signal), besides its own process group.
+  const command = dyingWithWorker(spec.file, spec.args, spec.env);
+  const child = execa(command.file, command.args, {
     cwd: spec.cwd,
     env: spec.env,
     extendEnv: false,
@@ -67,6 +72,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   });
 
   const agentStart = child.pid === undefined ? undefined : procStat(child.pid)?.start;
+  if (child.pid !== undefined) spec.onStart?.(child.pid);
   let killing = false;
   const killTree = () => {
     const pid = child.pid;

@@ -336,12 +336,13 @@ export class Session {
       const wait = this.workerLost ? { scheduleToStartTimeout: '5 seconds' } : {};
       const done = await this.hostActivities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`, wait).closeSession(this.opened!.session, deleteWorkspace);
       deleted = done.workspace_deleted;
+      if (done.saved_to) this.status.saved_to = done.saved_to;
     } catch (err) {
       // The session still ends; the state says why the workspace may remain.
       this.status.last_error = `cleanup failed: ${this.failureOf(err, 'close').message}`;
     }
     this.status.state = 'closed';
-    this.closeResult = { session_id: this.id, success, reason, workspace_path: this.opened!.session.workspace_path, workspace_deleted: deleted };
+    this.closeResult = { session_id: this.id, success, reason, workspace_path: this.opened!.session.workspace_path, workspace_deleted: deleted, ...(this.status.saved_to ? { saved_to: this.status.saved_to } : {}) };
     this.publish();
     return this.closeResult;
   }

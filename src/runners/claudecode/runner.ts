@@ -68,6 +68,7 @@ export class ClaudeCodeRunner implements AgentRunner {
         stdin: task.prompt,
         timeoutMs: Math.max(1, deadline - Date.now()),
         signal: AbortSignal.any([task.signal, abort.signal]),
+        onStart: task.onAgentStart,
         onLine: (line) => {
           stream.onLine(line);
           if (stream.authFailure && !abort.signal.aborted) abort.abort();

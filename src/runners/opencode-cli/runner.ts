@@ -124,6 +124,7 @@ export class OpenCodeCliRunner implements AgentRunner {
       timeoutMs,
       signal: task.signal,
       onLine,
+      onStart: task.onAgentStart,
     });
 
     if (outcome.spawnError) {

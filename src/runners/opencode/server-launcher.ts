@@ -6,6 +6,7 @@ import { CodingError } from '../../backends/errors.js';
 import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
 import { errorText } from './http.js';
+import { dyingWithWorker } from '../../process/parent-death.js';
 
 export interface ManagedServer {
   url: string;
@@ -42,7 +43,9 @@ function freePort(): Promise<number> {
 }
 
 async function launchServer(binary: string, port: number, env: Record<string, string>, cwd: string): Promise<ManagedServer> {
-  const child = execa(binary, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
+  // Dies with the worker even when the worker is killed with SIGKILL (parent-death signal, where the OS allows).
+  const command = dyingWithWorker(binary, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], env);
+  const child = execa(command.file, command.args, {
     cwd,
     env,
     extendEnv: false,

@@ -1,0 +1,63 @@
+// A cleanup never destroys work. Before a managed workspace is deleted, what exists nowhere else is saved under
+// the state directory: a git bundle of every branch (commits on no remote included) plus, when the working tree
+// has changes no commit holds, a commit of them (ref refs/station/uncommitted in the bundle) and the same as a
+// plain patch. Restore with `git clone <bundle>` or `git fetch <bundle> 'refs/*:refs/saved/*'`, or `git apply`.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { execa } from 'execa';
+import { baseChildEnv } from '../process/spawn.js';
+
+/** Git with no hook, fsmonitor or pager the agent could have configured: saving runs no code from the workspace. */
+async function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const result = await execa('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args], {
+    cwd,
+    env: baseChildEnv({ HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0', ...env }),
+    extendEnv: false,
+    timeout: 120_000,
+    stdin: 'ignore',
+  });
+  return result.stdout.trim();
+}
+
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+/** The working tree's content (untracked files included, .gitignore respected) as a tree id, the index untouched. */
+async function workingTree(workspace: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'station-save-'));
+  try {
+    const env = { GIT_INDEX_FILE: join(dir, 'index') };
+    await git(workspace, ['read-tree', '--empty'], env);
+    await git(workspace, ['add', '--all', '--', '.'], env);
+    return await git(workspace, ['write-tree'], env);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Save the work in `workspace` that would be lost with it, into a new directory under `savedDir`. Returns that
+ * directory, or undefined when everything is committed and every commit is on a remote (nothing to lose).
+ */
+export async function saveUnsavedWork(workspace: string, savedDir: string): Promise<string | undefined> {
+  const head = await git(workspace, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '');
+  const tree = await workingTree(workspace);
+  const headTree = head ? await git(workspace, ['rev-parse', `${head}^{tree}`]) : EMPTY_TREE;
+  const uncommitted = tree !== headTree;
+  // Commits of HEAD (detached too) or any local branch that no remote-tracking ref contains (all, with no remote).
+  const unpushed = head ? (await git(workspace, ['rev-list', '--max-count=1', 'HEAD', '--branches', '--not', '--remotes'])) !== '' : false;
+  if (!uncommitted && !unpushed) return undefined;
+
+  const target = join(savedDir, `${basename(workspace)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(target, { recursive: true });
+  const refs = head ? ['HEAD', '--branches', '--tags'] : [];
+  if (uncommitted) {
+    const identity = { GIT_AUTHOR_NAME: 'station-coding', GIT_AUTHOR_EMAIL: 'station-coding@localhost', GIT_COMMITTER_NAME: 'station-coding', GIT_COMMITTER_EMAIL: 'station-coding@localhost' };
+    const commit = await git(workspace, ['commit-tree', tree, ...(head ? ['-p', head] : []), '-m', 'Uncommitted changes saved before the workspace was deleted'], identity);
+    await git(workspace, ['update-ref', 'refs/station/uncommitted', commit]);
+    refs.push('refs/station/uncommitted');
+    await writeFile(join(target, 'uncommitted.patch'), await git(workspace, ['diff', '--binary', head || EMPTY_TREE, tree]) + '\n');
+  }
+  await git(workspace, ['bundle', 'create', '--quiet', join(target, 'workspace.bundle'), ...refs]);
+  return target;
+}
