@@ -125,7 +125,7 @@ export class LocalWorkspace {
   }
 
   private async reattach(path: string, spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
-    const origin = (await this.git(path, signal).raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
+    const origin = (await (await this.git(path, signal)).raw(['remote', 'get-url', 'origin']).catch(() => '')).trim();
     if (spec.repo_url && origin !== spec.repo_url) {
       throw new CodingError(
         `the workspace ${path} that an earlier session ${spec.session_id} kept holds ${origin || 'a repository with no origin'}, not ${spec.repo_url}: open it with its own repo_url, or use another session/scope id (delete the directory yourself to start over)`,
