@@ -4,7 +4,7 @@
 // refs/station/worktree, whose parent is HEAD and whose message names the checked-out branch. A worker that
 // takes a session over clones the origin, fetches the bundle and puts branch, commits and changes back.
 import { execFile } from 'node:child_process';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CodingError } from '../backends/errors.js';
@@ -33,9 +33,10 @@ export class CheckpointStore {
     if (!head) return; // no commit yet: nothing a clone of the origin could not give back
     const branch = await git(workspace, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '');
     const gitDir = await git(workspace, ['rev-parse', '--absolute-git-dir']);
-    // A separate index: the session's own index (what is staged) is left as it is.
+    // A copy of the session's index: its own (what is staged) is left as it is, and the cached file stats in
+    // the copy mean only changed files are hashed again.
     const index = { GIT_INDEX_FILE: join(gitDir, 'station-checkpoint.index') };
-    await git(workspace, ['read-tree', 'HEAD'], index);
+    await copyFile(join(gitDir, 'index'), index.GIT_INDEX_FILE).catch(() => git(workspace, ['read-tree', 'HEAD'], index));
     await git(workspace, ['add', '--all', '--', '.'], index);
     const tree = await git(workspace, ['write-tree'], index);
     await rm(index.GIT_INDEX_FILE, { force: true });
