@@ -4,10 +4,8 @@
 // (the operation line, the task line, opening, closing, records) whose operations share its state.
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   condition,
   isCancellation,
   patched,
@@ -46,6 +44,7 @@ import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
 import { failure, operationFailure, spentBy } from './failures.js';
+import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
 
 /** What a session hands to its next run when it continues as new. */
 /** The session's own state; the running and queued tasks are derived from the task line (see view()). */
@@ -374,20 +373,11 @@ export class Session {
     }
   }
 
-  /** Re-create the workspace on whichever worker takes restoreWorkspace from the shared queue, and pin to it. */
+  /** Move the session to the worker that re-created its workspace, and pin to it. */
   private async failover(): Promise<void> {
     const opened = this.opened!;
     const lost = workerOf(opened.worker_queue);
-    const restored = await proxyActivities<Activities>({
-      startToCloseTimeout: '2 hours',
-      heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { maximumAttempts: opened.max_attempts, initialInterval: '2 seconds' },
-      summary: `failover: re-create the workspace lost with worker ${lost}`,
-    })
-      .restoreWorkspace(opened.session)
-      .catch((err) => {
-        throw failure(`worker ${lost}, which held the workspace, is lost, and the session could not move to another worker: ${operationFailure(err).message}`, 'unavailable');
-      });
+    const restored = await restoreElsewhere(opened, HEARTBEAT_TIMEOUT);
     opened.worker_queue = restored.worker_queue;
     opened.session.workspace_path = this.status.workspace_path = restored.workspace_path;
     // The agent's conversation was stored on the lost host: the next task starts a new one.
@@ -493,14 +483,4 @@ export class Session {
     if (s.title) pairs.push({ key: SEARCH_ATTRIBUTES.title, value: s.title });
     upsertSearchAttributes(pairs);
   }
-}
-
-/** The worker id in a host task queue `<task_queue>@<worker_id>`. */
-function workerOf(queue: string): string {
-  return queue.slice(queue.lastIndexOf('@') + 1);
-}
-
-/** The operation was never picked up: the worker serving its queue is gone or stopped. */
-function pickupTimedOut(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
