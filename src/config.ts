@@ -93,6 +93,14 @@ const NatsConfig = z
       .max(120)
       .default(10)
       .describe('An agent silent this long is lost: its running task fails with "agent lost", and a task queued for an agent not alive this long fails at once. The agent refreshes its liveness key every agent_timeout_sec / 4.'),
+    open_wait_sec: z
+      .number()
+      .min(1)
+      .max(3600)
+      .default(15)
+      .describe(
+        'An open waits this long for a coding agent to be alive (agents that are alive but busy are waited for); with none alive it fails with "no coding agent alive on <subject>" and is withdrawn from the queue.',
+      ),
     max_message_kb: positiveInt().max(1024).default(512).describe('Largest task message an agent accepts; bigger ones are answered with a too_large error. The server’s max_payload (1 MB by default) is the hard limit.'),
     agent: NatsAgentConfig.prefault({}),
   })
@@ -170,8 +178,20 @@ export const CodingConfig = z
       .positive()
       .default(60)
       .describe(
-        'An operation that the worker holding the workspace has not picked up after this long fails, naming that worker (the workspace and its unpushed work are on that host); coding_close then ends the session without waiting for it.',
+        'An operation that the worker holding the workspace has not picked up after this long (counted from when the operation is due) moves the session to another worker when coding.checkpoint.dir is set; without it the operation fails, naming that worker (the workspace and its unpushed work are on that host), and coding_close then ends the session without waiting for it.',
       ),
+    checkpoint: z
+      .object({
+        dir: z
+          .string()
+          .refine((p) => p.startsWith('/'), 'must be an absolute path')
+          .optional()
+          .describe(
+            'A directory every worker mounts (NFS, a shared volume): after each open, code, commit and branch the worker writes the session’s checkpoint there (a git bundle of the commits not on the origin and the uncommitted changes). With it, a session whose worker is lost longer than worker_lost_after_sec moves to another worker, which re-creates the workspace from the origin and the checkpoint. Without it, the operation fails naming the lost worker.',
+          ),
+      })
+      .strict()
+      .prefault({}),
     task_timeout_min: z.number().positive().default(10).describe('A code task running longer is stopped (process tree killed) and reported as failed; also caps the backend timeouts.'),
     clone_timeout_sec: positiveInt().default(300).describe('Kill a clone that takes longer.'),
     push_timeout_sec: positiveInt().default(120).describe('Kill a push that takes longer.'),

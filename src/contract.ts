@@ -405,6 +405,10 @@ export const SessionStatus = z.object({
   last_error: z.string().optional(),
   saved_to: SavedTo.optional(),
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
+  failovers: z
+    .array(z.object({ from: z.string(), to: z.string(), at: z.string() }))
+    .optional()
+    .describe('Times the session moved to another worker because the one holding its workspace was lost (worker ids, ISO time).'),
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;
 

@@ -23,6 +23,8 @@ import { parseCodingConfig } from '../src/config.js';
 import type { ProgressEvent } from '../src/contract.js';
 
 const AGENT_TIMEOUT_SEC = 6;
+/** An open with no agent alive fails after this (coding.nats.open_wait_sec). */
+const OPEN_WAIT_SEC = 12;
 /** The session workflow's activity heartbeat timeout: "agent lost" must come before it. */
 const HEARTBEAT_TIMEOUT_MS = 20_000;
 
@@ -62,7 +64,7 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     nats = await startNatsServer(); // fails with "apt-get install -y nats-server" when the binary is missing
     variant = await startVariantWorker(w, {
       backend: 'opencode-nats',
-      nats: { url: nats.url, creds_file: nats.credsFile, agent_timeout_sec: AGENT_TIMEOUT_SEC },
+      nats: { url: nats.url, creds_file: nats.credsFile, agent_timeout_sec: AGENT_TIMEOUT_SEC, open_wait_sec: OPEN_WAIT_SEC },
     });
     tap = await connect({ servers: nats.url, authenticator: credsAuthenticator(readFileSync(nats.credsFile)) });
     // Everything that crosses the server, for the "no secret on the wire" check.
@@ -76,6 +78,30 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     await tap?.close().catch(() => {});
     await variant?.stop().catch(() => {});
     await nats?.stop();
+  });
+
+  it('open with no agent alive fails within open_wait_sec with "no coding agent alive on <subject>", recorded and withdrawn from the queue', async () => {
+    const url = await w.git.createRepo('nats-no-agent');
+    const started = Date.now();
+    await assert.rejects(variant.client.open({ repo_url: url, backend: 'opencode-nats', title: 'Nobody home' }), (err: Error) => {
+      assert.match(err.message, new RegExp(`no coding agent alive on ${names.sharedSubject.replace(/\./g, '\\.')} for \\d+s \\(coding\\.nats\\.open_wait_sec\\)`));
+      assert.match(err.message, /station-coding nats-agent/);
+      return true;
+    });
+    const tookMs = Date.now() - started;
+    console.log(`      open with no agent alive failed after ${tookMs} ms (open_wait_sec ${OPEN_WAIT_SEC})`);
+    assert.ok(tookMs < (OPEN_WAIT_SEC + 10) * 1000, `took ${tookMs} ms`);
+    // Withdrawn: an agent that starts later finds nothing to clone.
+    const jsm = await jetstreamManager(tap);
+    assert.equal((await jsm.streams.info(names.stream)).state.messages, 0, 'the open task was withdrawn from the queue');
+    const state = await new Kvm(tap).open(names.buckets.state);
+    const records: TaskRecord[] = [];
+    for await (const key of await state.keys('task.*')) records.push(TaskRecord.parse((await state.get(key))!.json()));
+    assert.deepEqual(
+      records.map((r) => [r.op, r.status, r.error?.code]),
+      [['open', 'failed', 'unavailable']],
+      'the failure is the task’s record, which answers a late agent',
+    );
   });
 
   it('a task published while no agent runs is done once an agent starts', async () => {
@@ -304,6 +330,48 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     const lost = (await stateRecords(session_id)).filter((r) => r.error?.code === 'agent_lost');
     assert.equal(lost.length, 1, 'the killed task is recorded as agent_lost');
     await variant.client.close({ session_id });
+  });
+
+  it('an agent recorded lost by the worker never overwrites that record with its late result (compare-and-set): record and history agree', async () => {
+    await agent('agent-a');
+    await agent('agent-b');
+    const url = await w.git.createRepo('nats-late-result');
+    const { session_id, workspace_path } = await variant.client.open({ repo_url: url, backend: 'opencode-nats' });
+    const holder = holderOf(workspace_path)!;
+    w.claude.setScript(defaultScript({ file: 'late.txt', content: 'late\n', command: 'sleep 60 & pid=$!; sleep 15; kill $pid', finalText: 'Finished late.' }));
+    try {
+      const task = variant.client.code({ session_id, instruction: 'LATE: write, then sleep' }).then(
+        (result) => ({ result, error: undefined as Error | undefined }),
+        (error: Error) => ({ result: undefined, error }),
+      );
+      await waitFor('sleep to run in the workspace', () => sleepingIn(workspace_path), 60_000);
+      // Frozen, not dead: no heartbeat, no liveness, so the worker records the task lost; its agent process goes on.
+      process.kill(holder.child.pid!, 'SIGSTOP');
+      let outcome;
+      try {
+        outcome = await task;
+      } finally {
+        process.kill(holder.child.pid!, 'SIGCONT');
+      }
+      assert.match(outcome.error?.message ?? '', /agent lost: coding agent agent-[ab] stopped responding during the code task/);
+      // Thawed, the agent finishes the task and tries to record "done": the worker's record stands.
+      const superseded = await holder.waitFor('the late result', (e) => e.event === 'result_superseded' && e.session === session_id, 90_000);
+      assert.deepEqual([superseded.ours, superseded.standing], ['done', 'failed']);
+      const codeRecords = (await stateRecords(session_id)).filter((r) => r.op === 'code');
+      assert.deepEqual(
+        codeRecords.map((r) => [r.status, r.error?.code]),
+        [['failed', 'agent_lost']],
+      );
+      const status = await variant.client.status(session_id);
+      assert.deepEqual(
+        status.tasks.map((t) => t.success),
+        [false],
+        'the session’s history says the same',
+      );
+      await variant.client.close({ session_id });
+    } finally {
+      w.claude.setScript(defaultScript());
+    }
   });
 
   it('malformed, oversized and misrouted messages on the task subjects get error replies; agents keep running', async () => {

@@ -234,6 +234,24 @@ describe('session workflow rules (stub activities)', function () {
     await record('budget-stop', handle);
   });
 
+  it('failover: an operation the lost worker never picks up re-creates the workspace on another worker, pins there and runs', async () => {
+    const handle = await start({ repo_url: 'https://example.invalid/r.git', title: 'lost' });
+    await handle.executeUpdate(openUpdate, { args: [{}] });
+    const before = log.calls.length;
+    const branch = await handle.executeUpdate(branchUpdate, { args: [{ branch: 'feature/moved', create: true }] });
+    assert.equal(branch.branch, 'feature/moved');
+    assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'after the move' }] })).success, true);
+    assert.deepEqual(log.calls.slice(before), [`restore ${handle.workflowId}`, 'branch feature/moved', 'code after the move'], 'one restore, then every operation on the new worker');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.workspace_path, `/stub/restored/${handle.workflowId}`);
+    assert.deepEqual(
+      status.failovers?.map((f) => [f.from, f.to]),
+      [['gone-host', taskQueue]],
+    );
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await record('failover', handle);
+  });
+
   it('cancelling the workflow closes the session and applies its cleanup policy', async () => {
     const handle = await start({});
     await handle.executeUpdate(openUpdate, { args: [{}] });

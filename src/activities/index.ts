@@ -7,6 +7,7 @@ import type { CodingConfig } from '../config.js';
 import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
 import { CodingError } from '../backends/errors.js';
 import { redact } from '../git/credentials.js';
+import { CheckpointStore } from '../git/checkpoint.js';
 import { truncate } from '../text.js';
 
 export interface BackendRegistry {
@@ -28,7 +29,16 @@ export interface OpenedSession {
   max_attempts: number;
   /** How long an operation waits for the worker holding the workspace before it is reported lost. */
   worker_lost_after_ms?: number;
+  /** A checkpoint store is configured: a lost worker's session moves to another worker (restoreWorkspace). */
+  checkpoint?: boolean;
   budget: Budget;
+}
+
+/** Where a session's workspace was re-created by restoreWorkspace. */
+export interface RestoredWorkspace {
+  workspace_path: string;
+  worker_queue: string;
+  branch?: string;
 }
 
 export interface ActivityDeps {
@@ -43,6 +53,17 @@ const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
 export function createActivities({ config, backends, hostQueue, searchAttributes }: ActivityDeps) {
+  const checkpoints = config.checkpoint?.dir ? new CheckpointStore(config.checkpoint.dir) : undefined;
+  /** Only a managed clone of an origin can be re-created elsewhere; a remote agent's workspace is not here. */
+  const checkpointed = (session: SessionRef) => checkpoints !== undefined && session.managed && !!session.repo_url && session.backend !== 'opencode-nats';
+  /** After an operation that changed the workspace: its checkpoint for another host (a failure is logged, not the operation's). */
+  async function saveCheckpoint(session: SessionRef): Promise<void> {
+    if (!checkpointed(session)) return;
+    await checkpoints!.save(session.workspace_path, session.session_id).catch((err: Error) => {
+      console.error(`station-coding worker: checkpoint of session ${session.session_id} not written: ${redact(err.message, backends.secrets()).split('\n')[0]}`);
+    });
+  }
+
   /** Run `fn` with a heartbeat every second (liveness and cancellation), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
@@ -99,15 +120,17 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           },
           signal,
         );
+        const session: SessionRef = {
+          session_id: start.session_id,
+          backend,
+          workspace_path: opened.workspace_path,
+          managed: opened.managed,
+          repo_url: opened.repo_url ?? start.repo_url,
+          token_env,
+        };
+        await saveCheckpoint(session);
         return {
-          session: {
-            session_id: start.session_id,
-            backend,
-            workspace_path: opened.workspace_path,
-            managed: opened.managed,
-            repo_url: opened.repo_url ?? start.repo_url,
-            token_env,
-          },
+          session,
           repo_cloned: opened.repo_cloned,
           branch: opened.branch,
           // A remote backend's workspace is on its agent, so any worker can carry its operations.
@@ -117,6 +140,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           task_timeout_ms: config.task_timeout_min * 60_000,
           max_attempts: config.max_attempts,
           worker_lost_after_ms: config.worker_lost_after_sec * 1000,
+          ...(checkpointed(session) ? { checkpoint: true } : {}),
           budget: {
             ...((start.max_cost_usd ?? config.max_cost_usd) !== undefined ? { max_cost_usd: start.max_cost_usd ?? config.max_cost_usd } : {}),
             ...((start.max_tokens ?? config.max_tokens) !== undefined ? { max_tokens: start.max_tokens ?? config.max_tokens } : {}),
@@ -137,19 +161,25 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       };
       return heartbeating(
         session.token_env,
-        (signal) => backends.get(session.backend).code({ ...req, session, title, budget, resume, checkpoint }, onProgress, signal),
+        async (signal) => {
+          const outcome = await backends.get(session.backend).code({ ...req, session, title, budget, resume, checkpoint }, onProgress, signal);
+          await saveCheckpoint(session);
+          return outcome;
+        },
         () => progress,
       );
     },
 
     async createBranch(session: SessionRef, req: BranchRequest) {
       const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef()));
+      await saveCheckpoint(session);
       faultAfter('branch');
       return result;
     },
 
     async commitChanges(session: SessionRef, req: CommitRequest) {
       const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef()));
+      await saveCheckpoint(session);
       faultAfter('commit');
       return result;
     },
@@ -159,7 +189,29 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     },
 
     async closeSession(session: SessionRef, delete_workspace: boolean) {
-      return heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace }, signal));
+      const closed = await heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace }, signal));
+      if (closed.workspace_deleted && checkpointed(session)) await checkpoints!.remove(session.session_id);
+      return closed;
+    },
+
+    /**
+     * Failover: re-create the workspace of a session whose worker is lost, on this worker (run on the shared queue,
+     * so any worker takes it): a clone of the origin through the same credentials path as open, then the
+     * checkpoint put back. Safe to run twice: a second run clones again and applies the same checkpoint.
+     */
+    async restoreWorkspace(session: SessionRef): Promise<RestoredWorkspace> {
+      return heartbeating(session.token_env, async (signal) => {
+        if (!checkpoints) throw new CodingError(`worker ${hostQueue} has no coding.checkpoint.dir: it cannot take over session ${session.session_id}`, 'unavailable', true);
+        if (!(await checkpoints.has(session.session_id))) {
+          throw new CodingError(`no checkpoint of session ${session.session_id} in coding.checkpoint.dir (${checkpoints.dir}) on worker ${hostQueue}`, 'not_found');
+        }
+        const opened = await backends.get(session.backend).open(
+          { session_id: session.session_id, backend: session.backend, repo_url: session.repo_url, token_env: session.token_env },
+          signal,
+        );
+        const branch = await checkpoints.restore(opened.workspace_path, session.session_id);
+        return { workspace_path: opened.workspace_path, worker_queue: hostQueue, ...(branch ? { branch } : {}) };
+      });
     },
   };
 }

@@ -165,7 +165,8 @@ export class NatsBackend implements CodingBackend {
       throw new CodingError(`the ${task.op} task is ${bytes.length} bytes, more than agents accept (coding.nats.max_message_kb = ${this.config.nats.max_message_kb})`, 'invalid_input');
     }
     const link = await this.connection();
-    return sendTask(link, this.config.nats.agent_timeout_sec * 1000, task, agent, bytes, signal, progress);
+    const waits = { agentTimeoutMs: this.config.nats.agent_timeout_sec * 1000, openWaitMs: this.config.nats.open_wait_sec * 1000 };
+    return sendTask(link, waits, task, agent, bytes, signal, progress);
   }
 }
 

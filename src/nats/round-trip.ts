@@ -29,6 +29,12 @@ const TICK_MS = 250;
 /** After a cancel, how long the agent has to stop the task and report. */
 const CANCEL_WAIT_MS = 20_000;
 
+/** How long the worker waits on agents: a silent agent (agent_timeout_sec), no agent at all for an open (open_wait_sec). */
+export interface AgentWaits {
+  agentTimeoutMs: number;
+  openWaitMs: number;
+}
+
 /** What a task ended with: a task record (state KV) or a result message. */
 type Ending = Pick<TaskRecord, 'status' | 'result' | 'result_ref' | 'error'> & { attempt?: number };
 
@@ -39,14 +45,14 @@ type Ending = Pick<TaskRecord, 'status' | 'result' | 'result_ref' | 'error'> & {
  */
 export async function sendTask(
   link: NatsLink,
-  agentTimeoutMs: number,
+  waits: AgentWaits,
   task: TaskMessage,
   agent: string | undefined,
   bytes: Uint8Array,
   signal: AbortSignal,
   progress?: ProgressSink,
 ): Promise<unknown> {
-  const ending = await new TaskWait(link, agentTimeoutMs, task, agent, bytes, signal, progress).run();
+  const ending = await new TaskWait(link, waits, task, agent, bytes, signal, progress).run();
   return resultOf(link, ending, task.op);
 }
 
@@ -60,10 +66,12 @@ class TaskWait {
   private cancelSent = 0;
   private ending?: Ending;
   private wake?: () => void;
+  /** Stream sequence of the published task: an open nobody can take is withdrawn from the queue. */
+  private publishedSeq?: number;
 
   constructor(
     private readonly link: NatsLink,
-    private readonly agentTimeoutMs: number,
+    private readonly waits: AgentWaits,
     private readonly task: TaskMessage,
     /** The agent the task is routed to; undefined for open (any agent). */
     private readonly agent: string | undefined,
@@ -124,7 +132,8 @@ class TaskWait {
     const subject = this.agent ? names.agentSubject(this.agent) : names.sharedSubject;
     try {
       // The message id makes a publish retried within the stream's duplicate window a no-op.
-      await js.publish(subject, this.bytes, { msgID: `${this.task.taskID}-${this.task.attempt}` });
+      const ack = await js.publish(subject, this.bytes, { msgID: `${this.task.taskID}-${this.task.attempt}` });
+      this.publishedSeq = ack.seq;
       this.published = true;
     } catch (err) {
       throw new CodingError(`cannot publish the ${this.task.op} task to ${subject}: ${errorLine(err)}`, 'unavailable', true);
@@ -179,7 +188,7 @@ class TaskWait {
         this.claimedBy = { agent, incarnation };
         this.lastHeard = now;
       }
-      if (now - this.lastHeard <= this.agentTimeoutMs) return undefined;
+      if (now - this.lastHeard <= this.waits.agentTimeoutMs) return undefined;
       const live = await this.alive(agent);
       if (live && live.incarnation === incarnation && live.running.includes(this.task.taskID)) {
         this.lastHeard = now; // its heartbeats do not reach us, but the agent says it is on the task
@@ -195,13 +204,13 @@ class TaskWait {
         ),
       );
     }
-    if (!this.agent) return undefined; // open: waits for any agent, however long (a task published before any agent runs)
+    if (!this.agent) return this.openWithoutAgent(now, current);
     const live = await this.alive(this.agent);
     if (live) {
       this.lastAlive = now;
       return undefined;
     }
-    if (now - this.lastAlive <= this.agentTimeoutMs) return undefined;
+    if (now - this.lastAlive <= this.waits.agentTimeoutMs) return undefined;
     const seconds = Math.round((now - this.lastAlive) / 1000);
     return this.settle(
       current,
@@ -211,6 +220,41 @@ class TaskWait {
           `the ${this.task.op} task was not started: restart the agent to continue the session`,
       ),
     );
+  }
+
+  /**
+   * An open waits for any agent while at least one is alive (all may be busy); with none alive for open_wait_sec
+   * it fails at once, recorded (a late agent answers from the record, never clones) and withdrawn from the queue.
+   */
+  private async openWithoutAgent(now: number, current: { record: TaskRecord; revision: number } | undefined): Promise<Ending | undefined> {
+    if (await this.anyAgentAlive()) {
+      this.lastAlive = now;
+      return undefined;
+    }
+    if (now - this.lastAlive <= this.waits.openWaitMs) return undefined;
+    const subject = this.link.names.sharedSubject;
+    const seconds = Math.round((now - this.lastAlive) / 1000);
+    const ended = await this.settle(current, {
+      ...taskRecordOf(this.task),
+      status: 'failed',
+      finished_at: new Date().toISOString(),
+      error: {
+        code: 'unavailable',
+        message:
+          `no coding agent alive on ${subject} for ${seconds}s (coding.nats.open_wait_sec): the open of session ${this.task.session} was withdrawn. ` +
+          'Start one with `station-coding nats-agent` against the same NATS server and subjects, then open again.',
+        retryable: false,
+      },
+    });
+    if (ended && this.publishedSeq !== undefined) await this.link.jsm.streams.deleteMessage(this.link.names.stream, this.publishedSeq).catch(() => false);
+    return ended;
+  }
+
+  private async anyAgentAlive(): Promise<boolean> {
+    for await (const key of await this.link.agents.keys()) {
+      if (await readEntry(this.link.agents, key, AgentRecord)) return true;
+    }
+    return false;
   }
 
   /** Cancel: record it if no agent has the task yet, else ask the agent and wait for its result. */

@@ -4,12 +4,11 @@
 // (the operation line, the task line, opening, closing, records) whose operations share its state.
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   upsertMemo,
@@ -45,6 +44,7 @@ import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
 import { failure, operationFailure, spentBy } from './failures.js';
+import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
 
 /** What a session hands to its next run when it continues as new. */
 /** The session's own state; the running and queued tasks are derived from the task line (see view()). */
@@ -249,16 +249,18 @@ export class Session {
     if (task.cancelled) return this.cancelledBeforeStart(task);
     const exhausted = this.budgetExhausted();
     if (exhausted) throw failure(exhausted, 'budget_exhausted');
-    const activity = this.hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
-      // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
-      startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    });
+    // Built per attempt: after a failover the task goes to the new worker's queue.
+    const activity = () =>
+      this.hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
+        // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
+        startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      });
     task.scope = new CancellationScope();
     this.publish();
     let result: CodeResult;
     try {
-      const outcome = await task.scope.run(() => activity.runCode(this.opened!.session, req, this.status.title, this.remainingBudget()));
+      const outcome = await task.scope.run(() => this.onHost(() => activity().runCode(this.opened!.session, req, this.status.title, this.remainingBudget())));
       const { backend_session_id, ...rest } = outcome;
       if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
       result = rest;
@@ -295,9 +297,9 @@ export class Session {
 
   async branch(req: BranchRequest): Promise<BranchResult> {
     return (await this.exclusive('branch', async () => {
-      const result = await this.hostActivities(`branch: ${req.create ? 'create ' : ''}${req.branch}`)
-        .createBranch(this.opened!.session, req)
-        .catch((err) => this.fail(err, 'branch'));
+      const result = await this.onHost(() => this.hostActivities(`branch: ${req.create ? 'create ' : ''}${req.branch}`).createBranch(this.opened!.session, req)).catch((err) =>
+        this.fail(err, 'branch'),
+      );
       this.status.branch = result.branch;
       return result;
     }))!;
@@ -305,17 +307,15 @@ export class Session {
 
   async commit(req: CommitRequest): Promise<CommitResult> {
     return (await this.exclusive('commit', () =>
-      this.hostActivities(`commit: ${oneLine(req.message, 60)}`)
-        .commitChanges(this.opened!.session, req)
-        .catch((err) => this.fail(err, 'commit')),
+      this.onHost(() => this.hostActivities(`commit: ${oneLine(req.message, 60)}`).commitChanges(this.opened!.session, req)).catch((err) => this.fail(err, 'commit')),
     ))!;
   }
 
   async push(req: PushRequest): Promise<PushResult> {
     return (await this.exclusive('push', () =>
-      this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`)
-        .pushBranch(this.opened!.session, req)
-        .catch((err) => this.fail(err, 'push')),
+      this.onHost(() => this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`).pushBranch(this.opened!.session, req)).catch((err) =>
+        this.fail(err, 'push'),
+      ),
     ))!;
   }
 
@@ -359,6 +359,35 @@ export class Session {
 
   // ---- records and publishing ----
 
+  /**
+   * Run an operation on the worker that holds the workspace. When that worker is lost (it did not pick the
+   * operation up within worker_lost_after_sec) and a checkpoint store is configured, the session first moves to
+   * another worker (failover), then the operation runs there.
+   */
+  private async onHost<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!this.opened?.checkpoint || !pickupTimedOut(err) || !patched('failover')) throw err;
+      await this.failover();
+      return await run();
+    }
+  }
+
+  /** Move the session to the worker that re-created its workspace, and pin to it. */
+  private async failover(): Promise<void> {
+    const opened = this.opened!;
+    const lost = workerOf(opened.worker_queue);
+    const restored = await restoreElsewhere(opened, HEARTBEAT_TIMEOUT);
+    opened.worker_queue = restored.worker_queue;
+    opened.session.workspace_path = this.status.workspace_path = restored.workspace_path;
+    // The agent's conversation was stored on the lost host: the next task starts a new one.
+    opened.session.backend_session_id = this.status.backend_session_id = undefined;
+    if (restored.branch) this.status.branch = restored.branch;
+    this.status.failovers = [...(this.status.failovers ?? []), { from: lost, to: workerOf(restored.worker_queue), at: new Date(Date.now()).toISOString() }];
+    this.publish();
+  }
+
   private hostActivities(summary: string, extra: Partial<ActivityOptions> = {}) {
     return proxyActivities<Activities>({
       taskQueue: this.opened!.worker_queue,
@@ -379,11 +408,9 @@ export class Session {
 
   /** The failure an operation reports; an operation the workspace's worker never picked up names that worker. */
   private failureOf(err: unknown, operation: string): ApplicationFailure {
-    const timeout = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause : undefined;
-    if (timeout?.timeoutType !== 'SCHEDULE_TO_START') return operationFailure(err);
+    if (!pickupTimedOut(err)) return operationFailure(err);
     this.workerLost = true;
-    const queue = this.opened!.worker_queue;
-    const worker = queue.slice(queue.lastIndexOf('@') + 1);
+    const worker = workerOf(this.opened!.worker_queue);
     const waited = Math.round((this.opened!.worker_lost_after_ms ?? 300_000) / 1000);
     return failure(
       `worker ${worker}, which holds the workspace ${this.opened!.session.workspace_path}, did not pick up the ${operation} in ${waited}s: ` +

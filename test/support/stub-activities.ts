@@ -10,7 +10,10 @@ export interface StubLog {
   closed: Array<{ session: string; delete_workspace: boolean }>;
 }
 
-/** Knobs a test sets through the start input's title: `idle=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`. */
+/**
+ * Knobs a test sets through the start input's title: `idle=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
+ * `lost` (the workspace's worker queue is served by nobody; a checkpoint store is configured, lost after 1 s).
+ */
 function knobs(title: string | undefined): Record<string, string> {
   return Object.fromEntries((title ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.split('=')[0], kv.split('=')[1] ?? '1']));
 }
@@ -53,7 +56,8 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
           session: { session_id: start.session_id, backend: start.backend ?? 'claudecode', workspace_path: `/stub/${start.session_id}`, managed: true, repo_url: start.repo_url },
           repo_cloned: true,
           branch: 'main',
-          worker_queue: taskQueue,
+          worker_queue: k.lost ? `${taskQueue}@gone-host` : taskQueue,
+          ...(k.lost ? { checkpoint: true, worker_lost_after_ms: 1000 } : {}),
           cleanup_policy: start.cleanup_policy ?? 'on_session_end',
           idle_timeout_ms: Number(k.idle ?? 3_600_000),
           task_timeout_ms: 60_000,
@@ -82,6 +86,9 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
     },
     async pushBranch(_session, req) {
       return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
+    },
+    async restoreWorkspace(session) {
+      return tracked(`restore ${session.session_id}`, async () => ({ workspace_path: `/stub/restored/${session.session_id}`, worker_queue: taskQueue, branch: 'main' }));
     },
     async closeSession(session, delete_workspace) {
       return tracked(`close ${session.session_id}`, async () => {

@@ -22,11 +22,11 @@ import type { ProgressSink } from '../../backends/backend.js';
 import { LocalBackendRegistry } from '../../backends/registry.js';
 import { LocalWorkspace } from '../../git/workspace.js';
 import { truncate } from '../../text.js';
-import { retry } from '../../retry.js';
 import { errorLine } from '../../text.js';
 import { ensureConsumer, openLink } from '../connection.js';
-import { CancelRequest, PROTOCOL_VERSION, TASK_HEARTBEAT_MS, decodeWith, encode, runningKey, taskKey, type TaskMessage, type TaskRecord } from '../protocol.js';
+import { CancelRequest, PROTOCOL_VERSION, TASK_HEARTBEAT_MS, decodeWith, encode, runningKey, type TaskMessage, type TaskRecord } from '../protocol.js';
 import { inlineOrStore } from './artifacts.js';
+import { writeFinalRecord } from './final-record.js';
 import { claimTask, runningRecord, type Claim } from './claims.js';
 import { AgentContext, type AgentLog } from './context.js';
 import { Execution } from './execution.js';
@@ -141,11 +141,11 @@ export class NatsAgent {
       return;
     }
     safely(() => msg.ack());
-    if (claim.kind === 'run') await this.run(task);
+    if (claim.kind === 'run') await this.run(task, claim.revision);
   }
 
   /** Run a claimed task: running marker, claimed / heartbeat / progress messages, then the record, then the reply. */
-  private async run(task: TaskMessage): Promise<void> {
+  private async run(task: TaskMessage, claimRevision: number): Promise<void> {
     const { ctx } = this;
     const { state, nc, names } = ctx.link;
     const started = Date.now();
@@ -178,8 +178,12 @@ export class NatsAgent {
       clearInterval(heartbeat);
       this.active.delete(task.taskID);
     }
-    // Same waits as ever: 0.5 s, 1 s, 2 s, 4 s, then 5 s.
-    await retry(() => state.put(taskKey(task.taskID), encode(record)), { attempts: 10, firstDelayMs: 500, maxDelayMs: 5000 });
+    const written = await writeFinalRecord(ctx, record, claimRevision);
+    if (written.superseded) {
+      // The worker recorded the task lost meanwhile and the session reported that: the record and the reply say so too.
+      ctx.log({ event: 'result_superseded', taskID: task.taskID, op: task.op, session: task.session, ours: record.status, standing: written.record.status, error: written.record.error?.message });
+      record = written.record;
+    }
     await state.delete(marker).catch(() => {});
     this.replies.result(record, task.callback);
     ctx.log({
