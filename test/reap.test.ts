@@ -77,7 +77,8 @@ describe('reaping and keeping work', function () {
     const second = startWorker(config);
     // The sweep at start reaps it, long before the retry (heartbeat timeout 20 s) starts an agent.
     await waitFor('the restarted worker to reap what the dead task left', () => processesIn(workspace_path).length === 0, 15_000);
-    assert.match(second.stderr(), new RegExp(`killed \\d+ process\\(es\\) a dead worker's task left in ${workspace_path}`));
+    const reapedLine = new RegExp(`killed \\d+ process\\(es\\) a dead worker's task left in ${workspace_path}`);
+    await waitFor('the restarted worker to log what it reaped', () => reapedLine.test(second.stderr()), 5_000);
     const result = await task;
     assert.equal(result.success, true, result.error);
     assert.deepEqual(result.files_changed, [{ path: 'reaped.txt', status: 'added' }], 'counted from the first attempt\'s baseline');
@@ -115,10 +116,11 @@ describe('reaping and keeping work', function () {
   });
 
   it("a successful task leaves no process behind (an agent's `nohup ... &`), and the user's own processes in a given workspace live on", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'user-ws-'));
+    // A given workspace lives under an allowed root (the workspace base path by default).
+    const dir = mkdtempSync(join(w.workspaceBase, 'user-ws-'));
     const own = spawn('sleep', ['118'], { cwd: dir, stdio: 'ignore' });
     children.push(own);
-    const { session_id } = await w.client.open({ workspace_path: dir });
+    const { session_id } = await w.client.open({ workspace_path: dir, init: true });
     w.claude.setScript(turns(() => bash('nohup sleep 1000 >/dev/null 2>&1 & sleep 0.2; echo started'), () => bash('(sleep 999 &) ; echo again')));
     const result = await w.client.code({ session_id, instruction: 'Start background work' });
     assert.equal(result.success, true, result.error);
