@@ -9,6 +9,7 @@
 import { execa } from 'execa';
 import { LineSplitter } from './line-splitter.js';
 import { descendantsOf, killProcessesIn, procStat, signalGroup, signalProcesses } from './proc.js';
+import { sandboxExecError, type Room, type Sandbox } from './sandbox.js';
 
 /** The environment every backend child starts from: nothing of the worker's secrets. */
 export function baseChildEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
@@ -35,6 +36,8 @@ export interface ProcessSpec {
   onLine: (line: string) => void;
   /** Time between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
+  /** Run inside these walls (sandbox.ts), able to use `room`. */
+  sandbox?: { sandbox: Sandbox; room: Room };
 }
 
 export interface ProcessOutcome {
@@ -54,9 +57,12 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   let timedOut = false;
   let cancelled = false;
   let stderrTail = '';
-  const child = execa(spec.file, spec.args, {
+  // Walled off, the process we start is bwrap; the tree below it is killed the same way (and bwrap's
+  // --die-with-parent takes the whole PID namespace down with it).
+  const launch = spec.sandbox ? spec.sandbox.sandbox.wrap({ file: spec.file, args: spec.args, env: spec.env }, spec.cwd, spec.sandbox.room) : spec;
+  const child = execa(launch.file, launch.args, {
     cwd: spec.cwd,
-    env: spec.env,
+    env: launch.env,
     extendEnv: false,
     input: spec.stdin ?? '',
     detached: true, // own process group, so the whole tree can be killed
@@ -118,7 +124,9 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     const spawnError =
       result.failed && result.exitCode === undefined && !result.signal
         ? (result.cause as NodeJS.ErrnoException | undefined)
-        : undefined;
+        : spec.sandbox
+          ? sandboxExecError(stderrTail)
+          : undefined;
     return {
       exitCode: result.exitCode,
       signal: result.signal,

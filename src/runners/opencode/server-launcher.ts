@@ -5,6 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { CodingError } from '../../backends/errors.js';
 import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
+import { sandboxExecError, type Room, type Sandbox } from '../../process/sandbox.js';
 import { errorText } from './http.js';
 
 export interface ManagedServer {
@@ -14,11 +15,17 @@ export interface ManagedServer {
   stop(): Promise<void>;
 }
 
+/** Walls around the server: one for all its sessions, so its room holds every workspace it may be sent to. */
+export interface ServerWalls {
+  sandbox: Sandbox;
+  room: Room;
+}
+
 /** Start `opencode serve`; a missing binary fails at once, anything else is tried on three ports. */
-export async function startServer(binary: string, env: Record<string, string>, cwd: string): Promise<ManagedServer> {
+export async function startServer(binary: string, env: Record<string, string>, cwd: string, walls?: ServerWalls): Promise<ManagedServer> {
   const binaryMissing = (error: unknown) => error instanceof CodingError && error.kind === 'binary_missing';
   try {
-    return await retry(async () => launchServer(binary, await freePort(), env, cwd), {
+    return await retry(async () => launchServer(binary, await freePort(), env, cwd, walls), {
       attempts: 3,
       firstDelayMs: 0,
       isFinal: binaryMissing,
@@ -41,10 +48,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function launchServer(binary: string, port: number, env: Record<string, string>, cwd: string): Promise<ManagedServer> {
-  const child = execa(binary, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], {
+async function launchServer(binary: string, port: number, env: Record<string, string>, cwd: string, walls?: ServerWalls): Promise<ManagedServer> {
+  const command = { file: binary, args: ['serve', '--hostname', '127.0.0.1', '--port', String(port)], env };
+  const launch = walls ? walls.sandbox.wrap(command, cwd, walls.room) : command;
+  const child = execa(launch.file, launch.args, {
     cwd,
-    env,
+    env: launch.env,
     extendEnv: false,
     detached: true, // own process group: stopping it stops its tools' children too
     reject: false,
@@ -111,7 +120,8 @@ async function launchServer(binary: string, port: number, env: Record<string, st
     });
     void child.then((result) => {
       clearTimeout(timer);
-      const spawnError = result.failed && result.exitCode === undefined && !result.signal ? (result.cause as NodeJS.ErrnoException) : undefined;
+      const spawnError =
+        result.failed && result.exitCode === undefined && !result.signal ? (result.cause as NodeJS.ErrnoException) : walls ? sandboxExecError(output) : undefined;
       if (spawnError) {
         reject(
           new CodingError(
