@@ -17,6 +17,7 @@ import type {
 } from './backend.js';
 import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
+import { Redactor } from '../secrets/redact.js';
 
 /** Looks up the git token a session may use (by reference), on this host, at the moment of use. */
 export type TokenResolver = (tokenEnv: string | undefined) => string | undefined;
@@ -28,6 +29,8 @@ export class LocalBackend implements CodingBackend {
     private readonly runner: AgentRunner,
     private readonly tokenFor: TokenResolver,
     private readonly taskTimeoutMs: number,
+    /** Cuts the worker's secrets out of everything the agent hands back (progress, result, errors). */
+    private readonly redactor: Redactor = new Redactor([]),
   ) {}
 
   async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {
@@ -48,9 +51,11 @@ export class LocalBackend implements CodingBackend {
     op.checkpoint?.({ baseline: before });
     const earlier = { tokens: op.resume?.tokens ?? zeroTokens(), cost: op.resume?.cost ?? 0 };
     const budget = new BudgetGuard(op.budget, earlier);
-    const outcome = await traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
-      budget.judge(
-        await this.runner.run({
+    const redact = this.redactor.with(this.tokenFor(op.session.token_env));
+    const outcome = await traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) => {
+      const reported = span.progress(progress);
+      const agentOutcome = await this.runner
+        .run({
           session_id: op.session.session_id,
           workspace_path: op.session.workspace_path,
           prompt: composePrompt(op),
@@ -58,16 +63,19 @@ export class LocalBackend implements CodingBackend {
           backend_session_id: op.session.backend_session_id,
           timeout_ms: this.taskTimeoutMs,
           signal: AbortSignal.any([signal, budget.signal]),
-          progress: span.progress(progress),
+          progress: (event) => reported(redact.deep(event)),
           budget: op.budget,
           usage: (tokens, cost) => {
             budget.observe(tokens, cost);
             op.checkpoint?.({ tokens: addTokens(earlier.tokens, tokens), cost: earlier.cost + cost });
           },
           traceparent: span.traceparent,
-        }),
-      ),
-    );
+        })
+        .catch((error: unknown) => {
+          throw redact.error(error);
+        });
+      return budget.judge(redact.deep(agentOutcome));
+    });
     // Changes are read even after a cancel: whatever the agent did before it was stopped is in the workspace.
     const after = await this.workspace.snapshot(ref, AbortSignal.timeout(60_000));
     const files_changed = await this.workspace.changesBetween(ref, before, after, AbortSignal.timeout(60_000));
