@@ -99,7 +99,8 @@ export class Sandbox {
 
   /** The real directory of the agent binary when it lies in a hidden place (installed under the worker's HOME). */
   private binaryDirs(file: string, searchPath: string | undefined): string[] {
-    const found = file.includes('/') ? file : (searchPath ?? '').split(':').map((d) => path.join(d, file)).find((p) => existsSync(p));
+    const candidates = file.includes('/') ? [file] : (searchPath ?? '').split(':').map((d) => path.join(d, file));
+    const found = candidates.find((p) => existsSync(p));
     if (!found) return [];
     const dirs = [path.dirname(path.resolve(found))];
     try {
