@@ -5,6 +5,7 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { SANDBOX_MODES } from './process/sandbox.js';
 import { BACKENDS, CleanupPolicy, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, describeZodError } from './contract.js';
 
 const positiveInt = () => z.number().int().positive();
@@ -201,6 +202,12 @@ export const CodingConfig = z
       .optional()
       .describe(
         'Directories a workspace_path given to coding_open must be inside (symlinks resolved). Default: coding.workspace_base_path only. `/`, the worker’s HOME, its state directory and the base path itself are refused whatever this says.',
+      ),
+    sandbox: z
+      .enum(SANDBOX_MODES)
+      .default('auto')
+      .describe(
+        'Walls around every coding agent process (see README "Sandbox"): bwrap = bubblewrap, own PID namespace, read-only root, the worker’s HOME, config file, state directory, other workspaces and /tmp hidden, only the workspace and the agent’s own state writable (the worker refuses to start if bwrap cannot run); auto = bwrap where it works, else none with a warning at start; none = the agent runs as the worker’s user and can read its secrets.',
       ),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),

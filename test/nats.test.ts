@@ -309,7 +309,10 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     const recovered = await restarted.waitFor('recovery', (e) => e.event === 'recovered_lost_task');
     assert.equal(recovered.op, 'code');
     await waitFor('the killed task’s leftovers to be stopped', () => processesIn(workspace_path).length === 0, 10_000);
-    const killedCalls = () => w.claude.mainRequests().filter((r) => JSON.stringify(r.body).includes('KILL-ME')).length;
+    // Calls made for the KILL-ME task itself (its prompt is the conversation's last one). A later task of the
+    // resumed conversation resends the killed task's turns as history: under bwrap the agent's death takes claude
+    // down at once (--die-with-parent), and its transcript keeps those turns.
+    const killedCalls = () => w.claude.mainRequests().filter((r) => JSON.stringify(lastPrompt(r.body)).includes('KILL-ME')).length;
     assert.equal(killedCalls(), 2, 'the killed task made its two calls (write, bash) and was never run again');
 
     // The session goes on on the restarted agent. A long result travels through the object store.
@@ -520,4 +523,10 @@ function decodedHistory(w: World, sessionId: string): string {
   };
   walk(JSON.parse(json));
   return out.join('\n');
+}
+
+/** The last user message that is a prompt (not tool results): the instruction of the task a request belongs to. */
+function lastPrompt(body: any): unknown {
+  const messages: any[] = body?.messages ?? [];
+  return messages.findLast((m) => m?.role === 'user' && (typeof m.content === 'string' || !m.content.some((b: any) => b?.type === 'tool_result')));
 }

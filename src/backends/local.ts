@@ -19,6 +19,7 @@ import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
 import { markKept } from '../git/kept.js';
 import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
+import { Redactor } from '../secrets/redact.js';
 
 export class LocalBackend implements CodingBackend {
   constructor(
@@ -26,6 +27,8 @@ export class LocalBackend implements CodingBackend {
     private readonly workspace: LocalWorkspace,
     private readonly runner: AgentRunner,
     private readonly taskTimeoutMs: number,
+    /** Cuts the worker's secrets out of everything the agent hands back (progress, result, errors). */
+    private readonly redactor: Redactor = new Redactor([]),
   ) {}
 
   async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {
@@ -81,9 +84,12 @@ export class LocalBackend implements CodingBackend {
   }
 
   private runTask(op: CodeOperation, progress: ProgressSink, signal: AbortSignal, budget: BudgetGuard, earlier: { tokens: Tokens; cost: number }, workspace: string): Promise<AgentOutcome> {
-    return traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) =>
-      budget.judge(
-        await this.runner.run({
+    // The session's own token too (a configured variable not named like a secret).
+    const redact = this.redactor.with(op.session.token_env ? process.env[op.session.token_env] : undefined);
+    return traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) => {
+      const reported = span.progress(progress);
+      const outcome = await this.runner
+        .run({
           session_id: op.session.session_id,
           workspace_path: op.session.workspace_path,
           prompt: composePrompt(op),
@@ -91,7 +97,7 @@ export class LocalBackend implements CodingBackend {
           backend_session_id: op.session.backend_session_id,
           timeout_ms: this.taskTimeoutMs,
           signal: AbortSignal.any([signal, budget.signal]),
-          progress: span.progress(progress),
+          progress: (event) => reported(redact.deep(event)),
           budget: op.budget,
           usage: (tokens, cost) => {
             budget.observe(tokens, cost);
@@ -99,9 +105,12 @@ export class LocalBackend implements CodingBackend {
           },
           traceparent: span.traceparent,
           onAgentStart: (pid) => recordAgentStart(workspace, pid),
-        }),
-      ),
-    );
+        })
+        .catch((error: unknown) => {
+          throw redact.error(error);
+        });
+      return budget.judge(redact.deep(outcome));
+    });
   }
 
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef) {

@@ -13,18 +13,27 @@ import { NatsBackend } from '../nats/backend.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
+import { agentSandbox } from '../process/agent-walls.js';
+import type { Sandbox } from '../process/sandbox.js';
+import { Redactor } from '../secrets/redact.js';
 
 export class LocalBackendRegistry implements BackendRegistry {
   private readonly workspace: LocalWorkspace;
   private readonly backends = new Map<BackendName, CodingBackend>();
   private readonly runners: AgentRunner[] = [];
   private readonly closers: Array<() => Promise<void>> = [];
+  /** Walls around every agent process, and the secrets cut out of what agents hand back: both decided at start. */
+  readonly sandbox: Sandbox;
+  readonly redactor: Redactor;
 
   constructor(
     private readonly config: CodingConfig,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.workspace = LocalWorkspace.fromConfig(config, env);
+    this.sandbox = agentSandbox(config, env);
+    // Every configured git token is cut out too, whatever its variable is called.
+    this.redactor = Redactor.fromConfig(config, env).with(...this.workspace.credentials.secrets());
   }
 
   /** Every git token configured on this host (looked up when needed, never stored), for redaction. */
@@ -41,7 +50,7 @@ export class LocalBackendRegistry implements BackendRegistry {
       } else {
         const runner = this.createRunner(name);
         this.runners.push(runner);
-        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000);
+        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000, this.redactor);
       }
       this.backends.set(name, backend);
     }
@@ -55,9 +64,10 @@ export class LocalBackendRegistry implements BackendRegistry {
   private createRunner(name: BackendName): AgentRunner {
     const c = this.config;
     const opencodeState = join(stateDir(this.env), 'opencode');
+    const sandbox = this.sandbox;
     switch (name) {
       case 'claudecode':
-        return new ClaudeCodeRunner(c.claudecode);
+        return new ClaudeCodeRunner({ ...c.claudecode, sandbox });
       case 'opencode':
         return new OpenCodeServerRunner({
           url: c.opencode.url,
@@ -68,6 +78,9 @@ export class LocalBackendRegistry implements BackendRegistry {
           binary_path: c.opencode.binary_path,
           timeout_sec: c.task_timeout_min * 60,
           state_dir: opencodeState,
+          sandbox,
+          // One server serves every session: it sees all workspaces this worker may use.
+          workspace_roots: [c.workspace_base_path, ...(c.allowed_workspace_roots ?? [])],
         });
       case 'opencode-cli':
         return new OpenCodeCliRunner({
@@ -77,6 +90,7 @@ export class LocalBackendRegistry implements BackendRegistry {
           config: c.opencode.config,
           env: c.opencode.env,
           state_dir: opencodeState,
+          sandbox,
         });
       case 'opencode-nats':
         throw new CodingError('opencode-nats has no local runner: its tasks run on coding agents (station-coding nats-agent)', 'invalid_input');

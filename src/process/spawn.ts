@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { LineSplitter } from './line-splitter.js';
 import { descendantsOf, killProcessesIn, procStat, signalGroup, signalProcesses } from './proc.js';
 import { dyingWithWorker } from './parent-death.js';
+import { sandboxExecError, type Room, type Sandbox } from './sandbox.js';
 
 /** The environment every backend child starts from: nothing of the worker's secrets. */
 export function baseChildEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
@@ -38,6 +39,8 @@ export interface ProcessSpec {
   killGraceMs?: number;
   /** Told the pid once the process runs (for the workspace's agent record). */
   onStart?: (pid: number) => void;
+  /** Run inside these walls (sandbox.ts), able to use `room`. */
+  sandbox?: { sandbox: Sandbox; room: Room };
 }
 
 export interface ProcessOutcome {
@@ -57,11 +60,14 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   let timedOut = false;
   let cancelled = false;
   let stderrTail = '';
-  // Dies with the worker where the OS allows (parent-death signal), besides its own process group.
-  const command = dyingWithWorker(spec.file, spec.args, spec.env);
+  // Walled off, the process we start is bwrap; the tree below it is killed the same way (and bwrap's
+  // --die-with-parent takes the whole PID namespace down with it). Either way it dies with the worker where the
+  // OS allows (parent-death signal), besides its own process group.
+  const walled = spec.sandbox ? spec.sandbox.sandbox.wrap({ file: spec.file, args: spec.args, env: spec.env }, spec.cwd, spec.sandbox.room) : spec;
+  const command = dyingWithWorker(walled.file, walled.args, walled.env);
   const child = execa(command.file, command.args, {
     cwd: spec.cwd,
-    env: spec.env,
+    env: walled.env,
     extendEnv: false,
     input: spec.stdin ?? '',
     detached: true, // own process group, so the whole tree can be killed
@@ -124,7 +130,9 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     const spawnError =
       result.failed && result.exitCode === undefined && !result.signal
         ? (result.cause as NodeJS.ErrnoException | undefined)
-        : undefined;
+        : spec.sandbox
+          ? sandboxExecError(stderrTail)
+          : undefined;
     return {
       exitCode: result.exitCode,
       signal: result.signal,

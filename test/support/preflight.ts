@@ -36,6 +36,12 @@ try {
 } catch {
   problems.push('the Temporal Python SDK is not installed (the wire-contract test drives sessions with it): python3 -m pip install temporalio==1.35.0');
 }
+try {
+  // The sandbox tests need a working bubblewrap (own PID namespace: root, or unprivileged user namespaces).
+  execFileSync('bwrap', ['--die-with-parent', '--unshare-pid', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'], { stdio: 'pipe', timeout: 10_000 });
+} catch {
+  problems.push('bubblewrap is not installed or cannot create namespaces here: apt-get install -y bubblewrap (see README "Sandbox")');
+}
 if (problems.length) {
   for (const p of problems) console.error(`preflight: ${p}`);
   process.exit(1);

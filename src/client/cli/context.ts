@@ -34,6 +34,8 @@ export async function prepare(command: Command, { temporal = true } = {}): Promi
     Runtime.install({ logger: new DefaultLogger(verbose || command.name() === 'worker' ? 'INFO' : 'ERROR') });
   }
   const { config } = loadConfig(configFile);
+  // The worker hides its config file from coding agents (process/agent-walls.ts): it must know which one it is.
+  if (configFile) process.env.STATION_CONFIG = configFile;
   return { globals, config };
 }
 

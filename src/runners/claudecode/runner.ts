@@ -7,9 +7,11 @@
 // The working directory is the workspace (there is no --cwd). stdout is read by stream-reader.ts, the
 // session flag is chosen by session-store.ts, the result decided by outcome.ts. What Claude Code 2.1.197
 // does that these files rely on is written down in the comments where it matters.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
+import type { Room, Sandbox } from '../../process/sandbox.js';
 import { runProcess } from '../../process/spawn.js';
 import { safeProgress } from '../progress.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
@@ -31,6 +33,8 @@ export interface ClaudeCodeSettings {
   home?: string;
   /** extra environment for the child, e.g. ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY */
   env?: Record<string, string>;
+  /** walls around the claude process (none when unset) */
+  sandbox?: Sandbox;
 }
 
 export class ClaudeCodeRunner implements AgentRunner {
@@ -48,6 +52,7 @@ export class ClaudeCodeRunner implements AgentRunner {
     const secrets = secretValues(env);
     const binary = resolveClaudeBinary(this.settings.binary_path);
     const deadline = started + timeoutMs;
+    const sandbox = this.settings.sandbox?.walled ? { sandbox: this.settings.sandbox, room: claudeRoom(task.workspace_path, home, env) } : undefined;
 
     let session = chooseSession(task, claudeConfigDir(env, home));
     if (task.backend_session_id && session.flag === '--session-id') {
@@ -67,6 +72,7 @@ export class ClaudeCodeRunner implements AgentRunner {
         env,
         stdin: task.prompt,
         timeoutMs: Math.max(1, deadline - Date.now()),
+        sandbox,
         signal: AbortSignal.any([task.signal, abort.signal]),
         onStart: task.onAgentStart,
         onLine: (line) => {
@@ -86,4 +92,17 @@ export class ClaudeCodeRunner implements AgentRunner {
       return interpret({ stream, outcome, started, timeoutMs, secrets, home, task });
     }
   }
+}
+
+/**
+ * What claude may write inside its walls: the workspace and its own state. A HOME of its own (claudecode.home)
+ * is its room whole; in the worker's HOME only claude's directory and file are, the rest stays hidden.
+ */
+function claudeRoom(workspace: string, home: string, env: Record<string, string>): Room {
+  const configDir = claudeConfigDir(env, home);
+  mkdirSync(configDir, { recursive: true });
+  const workerHome = path.resolve(process.env.HOME || os.homedir());
+  if (path.resolve(home) !== workerHome) return { writable: [workspace, home, configDir] };
+  const stateFile = path.join(home, '.claude.json');
+  return { writable: [workspace, configDir, ...(existsSync(stateFile) ? [stateFile] : [])] };
 }

@@ -57,7 +57,7 @@ export class OpenCodeCliRunner implements AgentRunner {
   async run(task: AgentTask): Promise<AgentOutcome> {
     const started = Date.now();
     const timeoutMs = effectiveTimeoutMs(task.timeout_ms, this.settings.timeout_sec);
-    const { env } = await prepareOpenCodeEnv(this.settings, cliInstanceKey(task.session_id));
+    const { env, dir } = await prepareOpenCodeEnv(this.settings, cliInstanceKey(task.session_id));
 
     const args = ['run', '--format', 'json', '--dir', task.workspace_path];
     if (this.settings.model) args.push('-m', this.settings.model);
@@ -125,6 +125,8 @@ export class OpenCodeCliRunner implements AgentRunner {
       signal: task.signal,
       onLine,
       onStart: task.onAgentStart,
+      // Inside its walls it writes only the workspace and its own instance directory (HOME, XDG dirs).
+      sandbox: this.settings.sandbox?.walled ? { sandbox: this.settings.sandbox, room: { writable: [task.workspace_path, dir] } } : undefined,
     });
 
     if (outcome.spawnError) {

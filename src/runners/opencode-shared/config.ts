@@ -2,6 +2,7 @@
 // OPENCODE_CONFIG_CONTENT: non-interactive permissions, nothing shared or updated, the model, the user's
 // own config on top.
 import { CodingError } from '../../backends/errors.js';
+import type { Sandbox } from '../../process/sandbox.js';
 
 export interface OpenCodeModelSettings {
   /** provider/model, e.g. "fake/m" or "anthropic/claude-sonnet-4" */
@@ -12,6 +13,8 @@ export interface OpenCodeModelSettings {
   env?: Record<string, string>;
   /** base dir for the isolated home/config/data/cache dirs */
   state_dir: string;
+  /** walls around the OpenCode process (none when unset) */
+  sandbox?: Sandbox;
 }
 
 export interface OpenCodeModelRef {

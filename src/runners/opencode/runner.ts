@@ -10,6 +10,8 @@
 // Without `url`, the runner starts its own `opencode serve` on 127.0.0.1 (lazily, with the isolated
 // environment of opencode-shared/env.ts and a random password; server-launcher.ts) and stops it in shutdown().
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
@@ -38,6 +40,8 @@ export interface OpenCodeServerSettings extends OpenCodeModelSettings {
   timeout_sec: number;
   /** The opencode binary for a managed server (default: the one of the opencode-ai package, else PATH). */
   binary_path?: string;
+  /** Directories holding the workspaces a managed server may be sent to: writable inside its sandbox. */
+  workspace_roots?: string[];
 }
 
 /** How long the first event-stream connection may take before the server counts as unreachable. */
@@ -78,9 +82,17 @@ export class OpenCodeServerRunner implements AgentRunner {
     if (task.signal.aborted) return emptyOutcome(started, task.backend_session_id, 'cancelled');
     const timeoutMs = effectiveTimeoutMs(task.timeout_ms, this.settings.timeout_sec);
     const model = this.settings.model ? parseModel(this.settings.model) : undefined;
+    const directory = task.workspace_path;
+    const roots = this.settings.workspace_roots ?? [];
+    if (!this.settings.url && this.settings.sandbox && !this.settings.sandbox.reaches(directory, roots)) {
+      throw new CodingError(
+        `the workspace ${directory} is outside what the sandboxed OpenCode server can see (${roots.join(', ')}): ` +
+          'use a workspace under coding.workspace_base_path or coding.allowed_workspace_roots',
+        'invalid_input',
+      );
+    }
     const server = await this.server();
     const { client, url } = server;
-    const directory = task.workspace_path;
 
     // A quick look first: a server that is down or refuses our credentials fails here, clearly.
     await call(url, 'health check', () => client.global.health({ signal: AbortSignal.timeout(10_000) }));
@@ -246,6 +258,12 @@ export class OpenCodeServerRunner implements AgentRunner {
       OPENCODE_SERVER_PASSWORD: this.password,
       OPENCODE_SERVER_USERNAME: this.password ? (this.settings.username ?? 'opencode') : undefined,
     });
-    return startServer(binary, env, dir);
+    const sandbox = this.settings.sandbox;
+    if (!sandbox?.walled) return startServer(binary, env, dir);
+    // The first root is the workspace base path (the worker creates it anyway); other roots bound where they exist.
+    const [base, ...others] = this.settings.workspace_roots ?? [];
+    if (base) await mkdir(base, { recursive: true });
+    const roots = [...(base ? [base] : []), ...others.filter((root) => existsSync(root))];
+    return startServer(binary, env, dir, { sandbox, room: { writable: [dir, ...roots] } });
   }
 }

@@ -5,6 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { CodingError } from '../../backends/errors.js';
 import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
+import { sandboxExecError, type Room, type Sandbox } from '../../process/sandbox.js';
 import { errorText } from './http.js';
 import { dyingWithWorker } from '../../process/parent-death.js';
 
@@ -15,11 +16,17 @@ export interface ManagedServer {
   stop(): Promise<void>;
 }
 
+/** Walls around the server: one for all its sessions, so its room holds every workspace it may be sent to. */
+export interface ServerWalls {
+  sandbox: Sandbox;
+  room: Room;
+}
+
 /** Start `opencode serve`; a missing binary fails at once, anything else is tried on three ports. */
-export async function startServer(binary: string, env: Record<string, string>, cwd: string): Promise<ManagedServer> {
+export async function startServer(binary: string, env: Record<string, string>, cwd: string, walls?: ServerWalls): Promise<ManagedServer> {
   const binaryMissing = (error: unknown) => error instanceof CodingError && error.kind === 'binary_missing';
   try {
-    return await retry(async () => launchServer(binary, await freePort(), env, cwd), {
+    return await retry(async () => launchServer(binary, await freePort(), env, cwd, walls), {
       attempts: 3,
       firstDelayMs: 0,
       isFinal: binaryMissing,
@@ -42,12 +49,14 @@ function freePort(): Promise<number> {
   });
 }
 
-async function launchServer(binary: string, port: number, env: Record<string, string>, cwd: string): Promise<ManagedServer> {
+async function launchServer(binary: string, port: number, env: Record<string, string>, cwd: string, walls?: ServerWalls): Promise<ManagedServer> {
+  const served = { file: binary, args: ['serve', '--hostname', '127.0.0.1', '--port', String(port)], env };
+  const walled = walls ? walls.sandbox.wrap(served, cwd, walls.room) : served;
   // Dies with the worker even when the worker is killed with SIGKILL (parent-death signal, where the OS allows).
-  const command = dyingWithWorker(binary, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], env);
+  const command = dyingWithWorker(walled.file, walled.args, walled.env);
   const child = execa(command.file, command.args, {
     cwd,
-    env,
+    env: walled.env,
     extendEnv: false,
     detached: true, // own process group: stopping it stops its tools' children too
     reject: false,
@@ -114,7 +123,8 @@ async function launchServer(binary: string, port: number, env: Record<string, st
     });
     void child.then((result) => {
       clearTimeout(timer);
-      const spawnError = result.failed && result.exitCode === undefined && !result.signal ? (result.cause as NodeJS.ErrnoException) : undefined;
+      const spawnError =
+        result.failed && result.exitCode === undefined && !result.signal ? (result.cause as NodeJS.ErrnoException) : walls ? sandboxExecError(output) : undefined;
       if (spawnError) {
         reject(
           new CodingError(
