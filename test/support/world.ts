@@ -4,8 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { connectClient, connectNative } from '../../src/client/connection-config.js';
 import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
 import { CodingClient } from '../../src/client/client.js';
 import { createWorker, type CodingWorker } from '../../src/worker.js';
@@ -85,14 +86,20 @@ async function startWorld(): Promise<World> {
     temporal: { address: temporal.address, task_queue: `station-coding-test-${randomBytes(3).toString('hex')}`, worker_id: 'test-host' },
   };
   const config = parseCodingConfig(rawConfig);
-  const connection = await Connection.connect({ address: temporal.address });
+  const connection = await connectClient(config.temporal);
   const client = new CodingClient(connection, { namespace: 'default', taskQueue: config.temporal.task_queue });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const nativeConnection = await connectNative(config.temporal);
   const worker = await createWorker({ connection: nativeConnection, config });
   const running = worker.run();
+  // On a cluster (`npm run test:cluster`) a second worker with its own worker_id serves the same task queue, as a
+  // second host would: sessions open on either, and each operation must reach the one holding the workspace.
+  const second = process.env.STATION_TEST_SECOND_WORKER_ID
+    ? await createWorker({ connection: nativeConnection, config: parseCodingConfig({ ...rawConfig, temporal: { ...rawConfig.temporal, worker_id: process.env.STATION_TEST_SECOND_WORKER_ID } }) })
+    : undefined;
+  const secondRunning = second?.run();
   stopWorld = async () => {
-    await worker.shutdown().catch(() => {});
-    await running.catch(() => {});
+    await Promise.all([worker.shutdown().catch(() => {}), second?.shutdown().catch(() => {})]);
+    await Promise.all([running.catch(() => {}), secondRunning?.catch(() => {})]);
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
     await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
@@ -122,7 +129,7 @@ export async function startVariantWorker(w: World, overrides: Record<string, any
   }
   raw.temporal = { ...raw.temporal, task_queue: `${w.config.temporal.task_queue}-${randomBytes(3).toString('hex')}`, worker_id: `variant-${randomBytes(3).toString('hex')}` };
   const config = parseCodingConfig(raw);
-  const nativeConnection = await NativeConnection.connect({ address: w.temporal.address });
+  const nativeConnection = await connectNative(config.temporal);
   const worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
   const running = worker.run();
   return {
