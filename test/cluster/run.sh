@@ -56,7 +56,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -d "$WORK/pg" ] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast -w stop >/dev/null 2>&1 || true
-  if [ $rc -ne 0 ] && [ -f "$WORK/server.log" ]; then log "server log (tail):"; tail -n 30 "$WORK/server.log" >&2 || true; fi
+  if [ $rc -ne 0 ] && [ -z "${SUITE_RAN:-}" ] && [ -f "$WORK/server.log" ]; then log "server log (tail):"; tail -n 30 "$WORK/server.log" >&2 || true; fi
   rm -rf "$WORK"
   exit $rc
 }
@@ -96,6 +96,7 @@ export STATION_TEST_TEMPORAL_ADDRESS="127.0.0.1:$FRONTEND"
 export STATION_TEST_SECOND_WORKER_ID=cluster-worker-2
 export STATION_TEST_TEMPORAL_SERVER="$CACHE/bin/server"
 export STATION_TEST_CLUSTER_WORK="$WORK"
+SUITE_RAN=1
 set +e
 # shellcheck disable=SC2086
 npx mocha --no-config --timeout 300000 --slow 20000 --exit --require dist/test/support/world.js $SPECS
