@@ -16,6 +16,7 @@ import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from 
 import { startGitServer, type GitServer } from './git-server.js';
 import { startTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
+import { startWorkerProcess } from './worker-process.js';
 
 export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
 export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
@@ -91,15 +92,14 @@ async function startWorld(): Promise<World> {
   const nativeConnection = await connectNative(config.temporal);
   const worker = await createWorker({ connection: nativeConnection, config });
   const running = worker.run();
-  // On a cluster (`npm run test:cluster`) a second worker with its own worker_id serves the same task queue, as a
-  // second host would: sessions open on either, and each operation must reach the one holding the workspace.
-  const second = process.env.STATION_TEST_SECOND_WORKER_ID
-    ? await createWorker({ connection: nativeConnection, config: parseCodingConfig({ ...rawConfig, temporal: { ...rawConfig.temporal, worker_id: process.env.STATION_TEST_SECOND_WORKER_ID } }) })
-    : undefined;
-  const secondRunning = second?.run();
+  // On a cluster (`npm run test:cluster`) a second worker process with its own worker_id serves the same task
+  // queue, as a second host would: sessions open on either, and each operation must reach the one holding the
+  // workspace.
+  const secondId = process.env.STATION_TEST_SECOND_WORKER_ID;
+  const second = secondId ? await startWorkerProcess(BIN.stationCoding, rawConfig, secondId, stateDir) : undefined;
   stopWorld = async () => {
-    await Promise.all([worker.shutdown().catch(() => {}), second?.shutdown().catch(() => {})]);
-    await Promise.all([running.catch(() => {}), secondRunning?.catch(() => {})]);
+    await Promise.all([worker.shutdown().catch(() => {}), second?.stop().catch(() => {})]);
+    await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
     await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
