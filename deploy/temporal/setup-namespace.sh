@@ -14,7 +14,13 @@ until "$cli" operator cluster health >/dev/null 2>&1; do
   sleep 1
 done
 "$cli" operator namespace describe --namespace "$ns" >/dev/null 2>&1 || "$cli" operator namespace create --namespace "$ns" --retention 72h
-existing="$("$cli" operator search-attribute list --namespace "$ns" 2>/dev/null || true)"
+# A new namespace reaches the server's namespace cache some seconds after it is created.
+tries=0
+until existing="$("$cli" operator search-attribute list --namespace "$ns" 2>/dev/null)"; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 60 ]; then echo "namespace $ns is not usable after 60 s" >&2; exit 1; fi
+  sleep 1
+done
 for attr in CodingBackend:Keyword CodingRepo:Keyword CodingBranch:Keyword CodingState:Keyword CodingScope:Keyword CodingCost:Double CodingTitle:Keyword; do
   name="${attr%%:*}"
   case "$existing" in *"$name"*) continue ;; esac

@@ -12,7 +12,7 @@ type TemporalSection = CodingConfig['temporal'];
 type TlsSection = NonNullable<TemporalSection['tls']>;
 
 /** The keys a temporal.toml profile or a TEMPORAL_* variable can give, in the shape of `coding.temporal`. */
-type ProfileKeys = Pick<TemporalSection, 'address' | 'namespace' | 'api_key' | 'tls'>;
+type ProfileKeys = Pick<TemporalSection, 'address' | 'api_key' | 'tls'> & { namespace?: string };
 
 /**
  * Fill `temporal` (parsed from the config file; `explicit` lists the keys the file really set) from the
@@ -30,10 +30,10 @@ export function applyTemporalSources(temporal: TemporalSection, explicit: string
     throw new Error(`Temporal client config ${file}${profileName ? ` (profile ${profileName})` : ''}: ${(err as Error).message.split('\n')[0]} (fix the file, or set TEMPORAL_PROFILE / coding.temporal.profile)`);
   }
   const fromEnv = fromProfile(loadClientConfigProfile({ disableFile: true, overrideEnvVars: vars }));
-  const set = new Set(explicit);
+  // The schema gives namespace a default; only a namespace the file really sets outranks the profile's.
   const fromConfig: ProfileKeys = {
     address: temporal.address,
-    namespace: set.has('namespace') ? temporal.namespace : undefined!,
+    namespace: explicit.includes('namespace') ? temporal.namespace : undefined,
     api_key: temporal.api_key,
     tls: temporal.tls,
   };
@@ -130,7 +130,7 @@ function fromProfile(profile: ClientConfigProfile): ProfileKeys {
   const tls = profile.tls;
   return {
     address: profile.address,
-    namespace: profile.namespace!,
+    namespace: profile.namespace,
     api_key: profile.apiKey,
     tls: tls
       ? definedOnly({
