@@ -4,12 +4,12 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Scripts run: claude's and opencode's postinstall fetch their platform binaries. `prepare` needs the sources.
+# The package's own `prepare` (the build) cannot run before the sources are here, hence --ignore-scripts; the
+# rebuild then runs the dependencies' install scripts (claude's and opencode's fetch their platform binaries).
 RUN npm install --no-audit --no-fund --ignore-scripts && npm rebuild --no-audit --no-fund
 COPY tsconfig.json ./
+# Only the sources the package ships; tsc's test/ and bench/ globs then simply match nothing.
 COPY src ./src
-COPY test ./test
-COPY bench ./bench
 COPY bin ./bin
 COPY schemas ./schemas
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, loadConfig, maskConfig } from '../src/config.js';
-import { connectClient, connectionOptions } from '../src/client/connection-config.js';
+import { connectionOptions } from '../src/client/connection-config.js';
+import { connectClient } from '../src/client/connection.js';
 import { freePort } from './support/temporal-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'station-conn-'));

@@ -5,7 +5,7 @@ import type { CodingConfig } from '../config.js';
 import type { Tracing } from '../telemetry/setup.js';
 import { createWorker, type CodingWorker } from '../worker.js';
 import { CodingClient } from './client.js';
-import { connectClient, connectNative } from './connection-config.js';
+import { connectClient, connectNative } from './connection.js';
 import { ensureEmbeddedServer, type EmbeddedServerInfo } from './embedded-server.js';
 
 export interface Connected {

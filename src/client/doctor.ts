@@ -77,7 +77,7 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
 
   if (config.temporal.address) {
     // A real connection with the configured TLS and API key: an open port alone says nothing about certificates.
-    const { connectClient } = await import('./connection-config.js');
+    const { connectClient } = await import('./connection.js');
     const tls = config.temporal.tls?.enabled !== false && (config.temporal.tls || config.temporal.api_key) ? ' over TLS' : '';
     try {
       const connection = await connectClient(config.temporal);

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, parseCodingConfig } from '../../src/config.js';
-import { connectClient, connectNative } from '../../src/client/connection-config.js';
+import { connectClient, connectNative } from '../../src/client/connection.js';
 import { portOpen } from '../../src/client/embedded-server.js';
 import { freePort } from '../support/temporal-server.js';
 import { ROOT } from '../support/world.js';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { connectClient, connectNative } from '../../src/client/connection-config.js';
+import { connectClient, connectNative } from '../../src/client/connection.js';
 import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
 import { CodingClient } from '../../src/client/client.js';
 import { createWorker, type CodingWorker } from '../../src/worker.js';

@@ -72,7 +72,7 @@ export function addHostCommands(program: Command, finish: Finish): void {
 async function runWorker(config: CodingConfig): Promise<number> {
   const address = config.temporal.address;
   if (!address) throw new UsageError('station-coding worker needs a cluster: set TEMPORAL_ADDRESS, coding.temporal.address or a temporal.toml profile (TEMPORAL_PROFILE)');
-  const { connectNative } = await import('../connection-config.js');
+  const { connectNative } = await import('../connection.js');
   const { startTelemetry } = await import('../../telemetry/setup.js');
   const { createWorker } = await import('../../worker.js');
   const telemetry = startTelemetry('station-coding-worker');
