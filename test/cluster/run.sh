@@ -23,7 +23,7 @@ log() { echo "test:cluster: $*" >&2; }
 # --- the server binary, built once per version --------------------------------------------------------------
 if [ ! -x "$CACHE/bin/server" ] || [ ! -x "$CACHE/bin/sql" ] || [ ! -d "$CACHE/schema/postgresql/v12" ]; then
   command -v go >/dev/null || { log "go is needed to build the Temporal server (apt-get install golang, or https://go.dev/dl)"; exit 1; }
-  log "building the Temporal server v$TEMPORAL_SERVER_VERSION into $CACHE (about 8 minutes on 2 cores, once)"
+  log "building the Temporal server v$TEMPORAL_SERVER_VERSION into $CACHE (8-17 minutes on 2 cores, once per version)"
   mkdir -p "$CACHE/bin"
   GOTOOLCHAIN=$GO_TOOLCHAIN GOBIN="$CACHE/bin" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION"
   GOTOOLCHAIN=$GO_TOOLCHAIN GOBIN="$CACHE/bin" go install "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
