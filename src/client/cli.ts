@@ -15,8 +15,9 @@ import { addToolCommands } from './cli/tool-commands.js';
 export { reportError, UsageError } from './cli/errors.js';
 
 const TEMPORAL = `
-Temporal: $TEMPORAL_ADDRESS or coding.temporal.address; without one an embedded dev server is started
-(and kept for the next command; \`station-coding server stop\` stops it).`;
+Temporal: TEMPORAL_* variables, coding.temporal or a temporal.toml profile (address, namespace, TLS, API key);
+without an address an embedded dev server is started (and kept for the next command; \`station-coding server
+stop\` stops it).`;
 
 /** The whole command line. `finish` receives the exit code of the command that ran. */
 export function createProgram(finish: Finish = () => {}): Command {

@@ -1,11 +1,11 @@
 // Connecting a command to Temporal: the configured cluster, or the embedded dev server (started when needed)
 // with an in-process worker, so that one command works with nothing else running.
-import { Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { CodingConfig } from '../config.js';
 import type { Tracing } from '../telemetry/setup.js';
 import { createWorker, type CodingWorker } from '../worker.js';
 import { CodingClient } from './client.js';
+import { connectClient, connectNative } from './connection.js';
 import { ensureEmbeddedServer, type EmbeddedServerInfo } from './embedded-server.js';
 
 export interface Connected {
@@ -27,9 +27,9 @@ export interface ConnectOptions {
 export async function connectCoding(config: CodingConfig, options: ConnectOptions = {}): Promise<Connected> {
   const embedded = config.temporal.address ? undefined : await ensureEmbeddedServer(config, options.log);
   const address = config.temporal.address ?? embedded!.address;
-  const connection = await Connection.connect({ address }).catch((err: Error) => {
-    throw new Error(`cannot reach Temporal at ${address}: ${err.message.split('\n')[0]} (set TEMPORAL_ADDRESS or coding.temporal.address)`);
-  });
+  // The embedded dev server speaks plain gRPC on 127.0.0.1: TLS settings and API keys are for a cluster.
+  const temporal = embedded ? { ...config.temporal, tls: undefined, api_key: undefined } : config.temporal;
+  const connection = await connectClient(temporal, address);
   const client = new CodingClient(connection, {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.task_queue,
@@ -39,7 +39,7 @@ export async function connectCoding(config: CodingConfig, options: ConnectOption
   let worker: CodingWorker | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (options.withWorker ?? embedded !== undefined) {
-    nativeConnection = await NativeConnection.connect({ address });
+    nativeConnection = await connectNative(temporal, address);
     worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
     worker.run().catch((err: Error) => options.log?.(`worker stopped: ${err.message}`));
   }

@@ -80,9 +80,16 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
   });
 
   if (config.temporal.address) {
-    const [host, port] = splitAddress(config.temporal.address);
-    const open = await portOpen(host, port, 3000);
-    checks.push({ name: 'temporal', ok: open, detail: `${config.temporal.address} ${open ? 'reachable' : 'unreachable'}`, fix: open ? undefined : 'start the cluster or fix TEMPORAL_ADDRESS / coding.temporal.address' });
+    // A real connection with the configured TLS and API key: an open port alone says nothing about certificates.
+    const { connectClient } = await import('./connection.js');
+    const tls = config.temporal.tls?.enabled !== false && (config.temporal.tls || config.temporal.api_key) ? ' over TLS' : '';
+    try {
+      const connection = await connectClient(config.temporal);
+      await connection.close();
+      checks.push({ name: 'temporal', ok: true, detail: `${config.temporal.address}${tls} reachable (namespace ${config.temporal.namespace})` });
+    } catch (err) {
+      checks.push({ name: 'temporal', ok: false, detail: `${config.temporal.address}${tls} unreachable`, fix: (err as Error).message });
+    }
   } else {
     const cli = locateTemporalCli();
     checks.push({
@@ -108,11 +115,6 @@ function sandboxCheck(config: CodingConfig): Check {
   } catch (error) {
     return { name: 'sandbox', ok: false, detail: (error as Error).message, fix: 'apt-get install bubblewrap, or set coding.sandbox to auto or none' };
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(':');
-  return colon > 0 ? [address.slice(0, colon), Number(address.slice(colon + 1))] : [address, 7233];
 }
 
 export function formatChecks(checks: Check[]): string {

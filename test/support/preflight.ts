@@ -27,6 +27,11 @@ if (!['/usr/sbin/nats-server', '/usr/bin/nats-server'].some((p) => existsSync(p)
   }
 }
 try {
+  execFileSync('docker-compose', ['--version'], { stdio: 'pipe' });
+} catch {
+  problems.push('docker-compose is not installed (test/compose-file.test.ts validates docker-compose.temporal.yml with it; no daemon needed): apt-get install -y docker-compose');
+}
+try {
   execFileSync('git', ['--version'], { stdio: 'pipe' });
 } catch {
   problems.push('git is not installed: apt-get install -y git');

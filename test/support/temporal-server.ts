@@ -1,4 +1,5 @@
-// A real Temporal dev server for the tests, on 127.0.0.1 (in-memory; one per test run).
+// A real Temporal dev server for the tests, on 127.0.0.1 (in-memory; one per test run), or the cluster named by
+// $STATION_TEST_TEMPORAL_ADDRESS (`npm run test:cluster`: the natively built server on PostgreSQL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { portOpen } from '../../src/client/embedded-server.js';
@@ -28,6 +29,9 @@ export async function freePort(): Promise<number> {
 
 export async function startTemporalServer(): Promise<TemporalServer> {
   const cli = ensureTemporalCli((line) => console.error(line));
+  const external = process.env.STATION_TEST_TEMPORAL_ADDRESS;
+  // Someone else's server: used as it is, and left running.
+  if (external) return { address: external, cli, async stop() {} };
   const port = await freePort();
   const child: ChildProcess = spawn(
     cli,

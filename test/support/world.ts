@@ -4,8 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { connectClient, connectNative } from '../../src/client/connection.js';
 import { parseCodingConfig, type CodingConfig } from '../../src/config.js';
 import { CodingClient } from '../../src/client/client.js';
 import { createWorker, type CodingWorker } from '../../src/worker.js';
@@ -15,6 +16,7 @@ import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from 
 import { startGitServer, type GitServer } from './git-server.js';
 import { startTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
+import { startWorkerProcess } from './worker-process.js';
 
 export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
 export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
@@ -86,13 +88,18 @@ async function startWorld(): Promise<World> {
     temporal: { address: temporal.address, task_queue: `station-coding-test-${randomBytes(3).toString('hex')}`, worker_id: 'test-host' },
   };
   const config = parseCodingConfig(rawConfig);
-  const connection = await Connection.connect({ address: temporal.address });
+  const connection = await connectClient(config.temporal);
   const client = new CodingClient(connection, { namespace: 'default', taskQueue: config.temporal.task_queue });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const nativeConnection = await connectNative(config.temporal);
   const worker = await createWorker({ connection: nativeConnection, config });
   const running = worker.run();
+  // On a cluster (`npm run test:cluster`) a second worker process with its own worker_id serves the same task
+  // queue, as a second host would: sessions open on either, and each operation must reach the one holding the
+  // workspace.
+  const secondId = process.env.STATION_TEST_SECOND_WORKER_ID;
+  const second = secondId ? await startWorkerProcess(BIN.stationCoding, rawConfig, secondId, stateDir) : undefined;
   stopWorld = async () => {
-    await worker.shutdown().catch(() => {});
+    await Promise.all([worker.shutdown().catch(() => {}), second?.stop().catch(() => {})]);
     await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
@@ -123,7 +130,7 @@ export async function startVariantWorker(w: World, overrides: Record<string, any
   }
   raw.temporal = { ...raw.temporal, task_queue: `${w.config.temporal.task_queue}-${randomBytes(3).toString('hex')}`, worker_id: `variant-${randomBytes(3).toString('hex')}` };
   const config = parseCodingConfig(raw);
-  const nativeConnection = await NativeConnection.connect({ address: w.temporal.address });
+  const nativeConnection = await connectNative(config.temporal);
   const worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
   const running = worker.run();
   return {

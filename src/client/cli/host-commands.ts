@@ -71,14 +71,15 @@ export function addHostCommands(program: Command, finish: Finish): void {
 
 async function runWorker(config: CodingConfig): Promise<number> {
   const address = config.temporal.address;
-  if (!address) throw new UsageError('station-coding worker needs a cluster: set TEMPORAL_ADDRESS or coding.temporal.address');
-  const { NativeConnection } = await import('@temporalio/worker');
+  if (!address) throw new UsageError('station-coding worker needs a cluster: set TEMPORAL_ADDRESS, coding.temporal.address or a temporal.toml profile (TEMPORAL_PROFILE)');
+  const { connectNative } = await import('../connection.js');
   const { startTelemetry } = await import('../../telemetry/setup.js');
   const { createWorker } = await import('../../worker.js');
   const telemetry = startTelemetry('station-coding-worker');
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectNative(config.temporal);
   const worker = await createWorker({ connection, config, tracing: telemetry.tracing });
-  console.error(`worker serving ${config.temporal.task_queue} and ${worker.hostQueue} on ${address} (namespace ${config.temporal.namespace})`);
+  const tls = config.temporal.tls?.enabled !== false && (config.temporal.tls || config.temporal.api_key) ? ', TLS' : '';
+  console.error(`worker serving ${config.temporal.task_queue} and ${worker.hostQueue} on ${address} (namespace ${config.temporal.namespace}${tls})`);
   const stop = () => void worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
