@@ -1,12 +1,12 @@
-// The local workspace of a session and every git operation on it, done by the program with simple-git
+// The local workspace of a session and every git operation on it, done by the program with git (git-process.ts)
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
 import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { GitProcess } from './git-process.js';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
-import { GIT_AUTH_ENV_KEYS, gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
+import { gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
 import { baseChildEnv } from '../process/spawn.js';
 import { removeStaleLocks } from './locks.js';
 import type { OperationRef } from '../backends/backend.js';
@@ -50,9 +50,6 @@ export interface Opened {
   branch?: string;
   repo_url?: string;
 }
-
-/** Environment variables simple-git's guard must let through: all set by this file or git-auth.ts. */
-const ALLOWED_GIT_ENV = ['GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', ...GIT_AUTH_ENV_KEYS];
 
 export class LocalWorkspace {
   constructor(readonly settings: WorkspaceSettings) {}
@@ -156,7 +153,7 @@ export class LocalWorkspace {
    * A retried `create` whose first attempt created and checked out the branch (and then lost its result): the
    * branch is current, has never moved since it was created, and HEAD's last move was the switch to it.
    */
-  private async branchCreatedByEarlierAttempt(git: SimpleGit, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
+  private async branchCreatedByEarlierAttempt(git: GitProcess, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
     if (current !== branch) return undefined;
     const branchLog = (await git.raw(['reflog', 'show', '--format=%gs', `refs/heads/${branch}`]).catch(() => '')).trim().split('\n');
     if (branchLog.length !== 1 || !branchLog[0]!.startsWith('branch: Created from')) return undefined;
@@ -190,7 +187,7 @@ export class LocalWorkspace {
     return this.commitResult(git, ref, signal);
   }
 
-  private async commitResult(git: SimpleGit, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
+  private async commitResult(git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
     const hash = (await git.raw(['rev-parse', 'HEAD'])).trim();
     const stats = parseShortstat(await git.raw(['show', '--shortstat', '--format=', 'HEAD']));
     return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...stats };
@@ -285,28 +282,22 @@ export class LocalWorkspace {
     return name || undefined;
   }
 
-  private async refExists(git: SimpleGit, refName: string): Promise<boolean> {
-    // simple-git only rejects when git writes to stderr, so look at the output, not the exit code.
+  private async refExists(git: GitProcess, refName: string): Promise<boolean> {
+    // --quiet: a missing ref exits 1 with no output; the output is what counts.
     const hash = await git.raw(['rev-parse', '--verify', '--quiet', refName]).catch(() => '');
     return hash.trim().length > 0;
   }
 
-  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): SimpleGit {
-    return simpleGit({
-      baseDir,
-      abort: signal,
-      allowEnvironment: [...ALLOWED_GIT_ENV],
-      // The GIT_CONFIG_* variables are ours (git-auth.ts): they carry the token header and clear credential helpers.
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeCredentialHelper: true, allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
-    }).env(gitEnv(extraEnv));
+  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}): GitProcess {
+    return new GitProcess(baseDir, gitEnv(extraEnv), signal);
   }
 
-  private authorGit(baseDir: string, signal: AbortSignal): SimpleGit {
+  private authorGit(baseDir: string, signal: AbortSignal): GitProcess {
     const { user_name, user_email } = this.settings;
     return this.git(baseDir, signal, { GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email });
   }
 
-  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, signal: AbortSignal): SimpleGit {
+  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, signal: AbortSignal): GitProcess {
     return this.git(baseDir, signal, gitAuthEnv(remoteUrl, httpOrigin(ref.repo_url), ref.token));
   }
 
