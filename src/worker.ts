@@ -46,9 +46,10 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
     connection,
     namespace: config.temporal.namespace,
     activities,
-    // Heartbeats carry --tail progress and cancellation: flush them every second, not every 80% of the timeout.
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
+    // Heartbeats carry --tail progress (sent on news, activities/index.ts) and cancellation: forward them to the
+    // cluster within 100 ms, not every 80% of the timeout. Only a task with news beats that often.
+    maxHeartbeatThrottleInterval: '100 milliseconds',
+    defaultHeartbeatThrottleInterval: '100 milliseconds',
     shutdownGraceTime: '10 seconds',
     sinks: workflowSpanSinks(tracing),
     interceptors: tracing

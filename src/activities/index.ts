@@ -43,7 +43,7 @@ const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
 export function createActivities({ config, backends, hostQueue, searchAttributes }: ActivityDeps) {
-  /** Run `fn` with a heartbeat every second (liveness and cancellation), mapping its errors. */
+  /** Run `fn` with a heartbeat every second (liveness and cancellation; a task's progress also beats on news), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
     const beat = () => ctx.heartbeat(details?.());
@@ -129,13 +129,16 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     async runCode(session: SessionRef, req: CodeRequest, title?: string, budget?: Budget): Promise<CodeOutcome> {
       // A retried attempt finds the last attempt's checkpoint in the heartbeat it left.
-      const resume = (Context.current().info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
+      const ctx = Context.current();
+      const resume = (ctx.info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
       const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}) };
       const checkpoint = (c: TaskCheckpoint) => (progress.checkpoint = { ...progress.checkpoint, ...c });
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;
         progress.events.push({ ...event, text: truncate(event.text, 300) });
         if (progress.events.length > PROGRESS_KEPT) progress.events.shift();
+        // News goes out now, not with the next liveness beat: --tail and MCP progress read it from the heartbeat.
+        ctx.heartbeat(progress);
       };
       return heartbeating(
         session.token_env,

@@ -2,6 +2,7 @@
 // for services that drive coding sessions programmatically. Inputs are validated here with the contract's
 // schemas, so a bad request fails fast with a message naming the field.
 import { randomBytes } from 'node:crypto';
+import { replayedToolCalls } from './progress-replay.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
@@ -123,17 +124,25 @@ export class CodingClient {
     }
     const result = update.result();
     let seen = 0;
+    let toolCallsShown = 0;
+    const show = (event: ProgressEvent) => {
+      if (event.kind === 'tool_call') toolCallsShown++;
+      onProgress(event);
+    };
     let done = false;
     void result.finally(() => (done = true)).catch(() => {});
     while (!done) {
-      seen = await this.readProgress(handle, seen, onProgress).catch(() => seen);
-      await Promise.race([result.catch(() => {}), sleep(500)]);
+      seen = await this.readProgress(handle, seen, show).catch(() => seen);
+      await Promise.race([result.catch(() => {}), sleep(PROGRESS_POLL_MS)]);
     }
+    let outcome: CodeResult;
     try {
-      return await result;
+      outcome = await result;
     } catch (err) {
       throw explain(err, input.session_id);
     }
+    for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
+    return outcome;
   }
 
   async branch(input: BranchInput & { session_id: string }): Promise<BranchResult> {
@@ -256,6 +265,13 @@ export class CodingClient {
     return seen;
   }
 }
+
+/**
+ * How often a running task's progress is read. The worker sends a heartbeat as soon as the agent does something
+ * (at most every 100 ms, worker.ts), so a tool call shows within about 200 ms plus two round trips; a describe
+ * every 100 ms costs the cluster little next to a running agent.
+ */
+const PROGRESS_POLL_MS = 100;
 
 export function newSessionId(): string {
   return `coding_${Date.now()}_${randomBytes(3).toString('hex')}`;
