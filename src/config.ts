@@ -102,6 +102,18 @@ const GitConfig = z
     token: z.string().optional().describe('The git token itself, usually as ${VAR}. Masked when printed.'),
     user_name: z.string().default('Station Bot').describe('Commit author name.'),
     user_email: z.string().default('bot@cloudship.ai').describe('Commit author email.'),
+    clone_cache: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep one mirror per repository on this host (fetched on every open) and clone sessions with --reference to it: opens download almost nothing and share its objects on disk.',
+      ),
+    clone_cache_dir: z.string().optional().describe('Where the mirrors are kept. Default: <workspace_base_path>/.clone-cache.'),
+    clone_cache_keep_days: z
+      .number()
+      .positive()
+      .default(14)
+      .describe('At worker start, a mirror unused for this many days and referenced by no workspace is removed.'),
   })
   .strict();
 

@@ -41,6 +41,10 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
   const searchAttributes = searchAttributeRegistrar(connection.operatorService, config.temporal.namespace, (line) => console.error(`station-coding worker: ${line}`));
   // Registered at start where the cluster allows it; each session asks again through an activity.
   void searchAttributes().catch(() => {});
+  void backends.removeUnusedMirrors().then(
+    (removed) => removed.forEach((path) => console.error(`station-coding worker: removed the unused clone-cache mirror ${path}`)),
+    (err: Error) => console.error(`station-coding worker: cleaning the clone cache: ${err.message}`),
+  );
   const activities = createActivities({ config, backends, hostQueue, searchAttributes });
   const common = {
     connection,

@@ -4,6 +4,7 @@ import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GitProcess } from './git-process.js';
+import { CloneCache } from './clone-cache.js';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
 import { gitAuthEnv, httpOrigin, redact, riskyLocalConfigKeys } from './credentials.js';
@@ -23,6 +24,8 @@ export interface WorkspaceSettings {
   user_email: string;
   /** When set, an existing workspace must lie inside one of these directories. */
   allowed_roots?: string[];
+  /** Where the per-host mirrors of repositories are kept (clone-cache.ts); unset: every open is a full clone. */
+  clone_cache_dir?: string;
 }
 
 /** Where a session's workspace is and whose token its git may use. */
@@ -52,7 +55,11 @@ export interface Opened {
 }
 
 export class LocalWorkspace {
-  constructor(readonly settings: WorkspaceSettings) {}
+  readonly cloneCache?: CloneCache;
+
+  constructor(readonly settings: WorkspaceSettings) {
+    if (settings.clone_cache_dir) this.cloneCache = new CloneCache(settings.clone_cache_dir);
+  }
 
   /** The workspace settings of a worker or a coding agent, from its config. */
   static fromConfig(config: CodingConfig): LocalWorkspace {
@@ -63,6 +70,7 @@ export class LocalWorkspace {
       push_timeout_sec: config.push_timeout_sec,
       user_name: config.git.user_name,
       user_email: config.git.user_email,
+      clone_cache_dir: config.git.clone_cache ? (config.git.clone_cache_dir ?? join(config.workspace_base_path, '.clone-cache')) : undefined,
     });
   }
 
@@ -83,7 +91,8 @@ export class LocalWorkspace {
       return { workspace_path: path, repo_cloned: false, managed: true, branch: spec.branch ?? 'main' };
     }
     const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token: spec.token };
-    const args = ['clone', '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
+    const mirror = await this.mirrorOf(ref, signal);
+    const args = ['clone', '--no-local', ...(mirror ? ['--reference', mirror] : []), ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
     try {
       await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
         this.authedGit(this.settings.base_path, ref, spec.repo_url, s).raw(args),
@@ -93,6 +102,19 @@ export class LocalWorkspace {
       throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch);
     }
     return { workspace_path: path, repo_cloned: true, managed: true, branch: await this.currentBranch(path, signal), repo_url: spec.repo_url };
+  }
+
+  /** The repository's mirror in the clone cache, up to date; undefined without a cache or when it cannot be had. */
+  private async mirrorOf(ref: WorkspaceRef, signal: AbortSignal): Promise<string | undefined> {
+    if (!this.cloneCache || !ref.repo_url) return undefined;
+    try {
+      return await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
+        this.cloneCache!.mirrorFor(ref.repo_url!, (cwd, args, s2) => this.authedGit(cwd, ref, ref.repo_url, s2).raw(args), s),
+      );
+    } catch {
+      // The plain clone that follows reports the problem (auth, not found, ...) as it always did.
+      return undefined;
+    }
   }
 
   private async openExisting(spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
