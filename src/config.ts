@@ -158,6 +158,11 @@ export const CodingConfig = z
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of one session (input, output, reasoning and cache tokens together), enforced like max_cost_usd.'),
+    max_concurrent_tasks: positiveInt()
+      .optional()
+      .describe(
+        'Code tasks this worker runs at once (local backends); more wait in line, shown by `status` (waiting_for_slot). Default: the number of cores, but no more than free memory at start holds at 1.5 GB per task.',
+      ),
     idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
     git: GitConfig.prefault({}),
     temporal: TemporalConfig.prefault({}),

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { Tracing } from './telemetry/setup.js';
 import { createActivities } from './activities/index.js';
+import { TaskSlots, defaultTaskLimit } from './activities/task-slots.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
 import { workflowBundle } from './workflow-bundle.js';
@@ -45,7 +46,8 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
     (removed) => removed.forEach((path) => console.error(`station-coding worker: removed the unused clone-cache mirror ${path}`)),
     (err: Error) => console.error(`station-coding worker: cleaning the clone cache: ${err.message}`),
   );
-  const activities = createActivities({ config, backends, hostQueue, searchAttributes });
+  const taskSlots = new TaskSlots(config.max_concurrent_tasks ?? defaultTaskLimit());
+  const activities = createActivities({ config, backends, hostQueue, searchAttributes, taskSlots });
   const common = {
     connection,
     namespace: config.temporal.namespace,

@@ -8,6 +8,7 @@ import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../ba
 import { CodingError } from '../backends/errors.js';
 import { redact } from '../git/credentials.js';
 import { truncate } from '../text.js';
+import type { TaskSlots } from './task-slots.js';
 
 export interface BackendRegistry {
   get(name: BackendName): CodingBackend;
@@ -37,12 +38,14 @@ export interface ActivityDeps {
   hostQueue: string;
   /** Make sure the session search attributes exist on the cluster: true when they do, false when refused. */
   searchAttributes: () => Promise<boolean>;
+  /** The limit on code tasks running at once on this worker (local backends; a NATS agent has its own). */
+  taskSlots: TaskSlots;
 }
 
 const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export function createActivities({ config, backends, hostQueue, searchAttributes }: ActivityDeps) {
+export function createActivities({ config, backends, hostQueue, searchAttributes, taskSlots }: ActivityDeps) {
   /** Run `fn` with a heartbeat every second (liveness and cancellation; a task's progress also beats on news), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
@@ -142,7 +145,30 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       };
       return heartbeating(
         session.token_env,
-        (signal) => backends.get(session.backend).code({ ...req, session, title, budget, resume, checkpoint }, onProgress, signal),
+        async (signal) => {
+          const backend = backends.get(session.backend);
+          const waitStarted = Date.now();
+          const release =
+            session.backend === 'opencode-nats'
+              ? () => {}
+              : await taskSlots.acquire(signal, (wait) => {
+                  progress.waiting = wait;
+                  ctx.heartbeat(progress);
+                });
+          try {
+            delete progress.waiting;
+            const time_left_ms = config.task_timeout_min * 60_000 - (Date.now() - waitStarted);
+            if (time_left_ms <= 0) {
+              throw new CodingError(
+                `no free task slot on worker ${hostQueue} within coding.task_timeout_min (${taskSlots.limit} tasks at once: raise coding.max_concurrent_tasks or add workers)`,
+                'timeout',
+              );
+            }
+            return await backend.code({ ...req, session, title, budget, resume, checkpoint, time_left_ms }, onProgress, signal);
+          } finally {
+            release();
+          }
+        },
         () => progress,
       );
     },

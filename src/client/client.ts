@@ -179,7 +179,11 @@ export class CodingClient {
     const handle = this.handle(sessionId);
     try {
       const description = await handle.describe();
-      if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
+      if (description.status.name === 'RUNNING') {
+        const status = await handle.query(statusQuery);
+        const waiting = status.running_task ? this.taskProgress(description.raw.pendingActivities)?.waiting : undefined;
+        return waiting ? { ...status, waiting_for_slot: waiting } : status;
+      }
       if (description.status.name === 'COMPLETED') return ((await handle.result()) as SessionEnd).status;
       throw await this.endedAbnormally(handle, sessionId, description.status.name);
     } catch (err) {
@@ -252,17 +256,21 @@ export class CodingClient {
   /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
   private async readProgress(handle: WorkflowHandle, seen: number, onProgress: (event: ProgressEvent) => void): Promise<number> {
     const { raw } = await handle.describe();
-    for (const activity of raw.pendingActivities ?? []) {
+    const progress = this.taskProgress(raw.pendingActivities);
+    if (!progress || progress.seq <= seen) return seen;
+    const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
+    for (const event of fresh) onProgress(event);
+    return progress.seq;
+  }
+
+  /** The heartbeat details of the running code activity among a workflow's pending activities, if any. */
+  private taskProgress(pending: Array<{ activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null | undefined): TaskProgress | undefined {
+    for (const activity of pending ?? []) {
       if (activity.activityType?.name !== 'runCode') continue;
       const payload = activity.heartbeatDetails?.payloads?.[0];
-      if (!payload) continue;
-      const progress = defaultPayloadConverter.fromPayload<TaskProgress>(payload as never);
-      if (!progress || progress.seq <= seen) continue;
-      const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
-      for (const event of fresh) onProgress(event);
-      return progress.seq;
+      if (payload) return defaultPayloadConverter.fromPayload<TaskProgress>(payload as never) ?? undefined;
     }
-    return seen;
+    return undefined;
   }
 }
 
