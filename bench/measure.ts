@@ -1,7 +1,7 @@
 // Small measuring tools of `npm run bench`: timing, medians and percentiles, disk use, processes and memory.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { descendantsOf } from '../src/process/proc.js';
+import { descendantsOf, procStat } from '../src/process/proc.js';
 import { promisify } from 'node:util';
 
 export const run = promisify(execFile);
@@ -43,13 +43,18 @@ export async function diskUse(dir: string): Promise<number> {
 
 export const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 
-/** The claude processes this process started (its descendants whose command line names claude), with their RSS. */
+/**
+ * The claude agents this process started (its children whose command line names claude), each with the RSS of its
+ * whole process tree (claude's own helpers and tools included).
+ */
 export function agentProcesses(): Array<{ pid: number; rss: number }> {
   const found: Array<{ pid: number; rss: number }> = [];
   for (const pid of descendantsOf(process.pid).keys()) {
     try {
-      if (!/claude/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
-      found.push({ pid, rss: rssOf(pid) });
+      if (procStat(pid)?.ppid !== process.pid || !/claude/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+      let rss = rssOf(pid);
+      for (const child of descendantsOf(pid).keys()) rss += rssOf(child);
+      found.push({ pid, rss });
     } catch {
       // gone
     }
@@ -58,8 +63,11 @@ export function agentProcesses(): Array<{ pid: number; rss: number }> {
 }
 
 export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0; // gone
+  }
 }
 
 export function loadAverage(): string {

@@ -1,18 +1,20 @@
 // A per-host cache of the repositories sessions are opened on: one bare mirror per repository URL, made by
-// `git clone --mirror` the first time and fetched on every later open; a session is then cloned from the remote
-// with `--reference <mirror>`, so it downloads (almost) nothing and shares the mirror's objects instead of copying
-// them (`objects/info/alternates`).
+// `git clone --mirror` the first time and fetched on every later open; a session is then cloned from the mirror
+// with `--shared` (a local clone that borrows the mirror's objects, `objects/info/alternates`) and its origin set
+// to the repository URL, so an open downloads only what the fetch brings and copies no object.
 //
-// Why --reference and not --dissociate: a dissociated clone copies every object, as much disk as a plain clone;
-// a referencing one costs only its working tree and its own new objects. The price is that a workspace needs its
+// Why --shared and not --dissociate: a dissociated clone copies every object, as much disk as a plain clone;
+// a sharing one costs only its working tree and its own new objects. The price is that a workspace needs its
 // mirror as long as it lives, so mirrors are never garbage collected (gc.auto 0: nothing a workspace uses is ever
 // pruned) and cleanup skips a mirror any workspace still references.
 //
 // The token is handled exactly as for a plain clone (credentials.ts): an HTTP header in the environment of the one
 // git process that talks to the remote, only to the repository's own host. The mirror's config holds the clean URL.
 //
-// Safe under concurrency: opens of one repository in this process share one fetch; across processes a lock file
-// (O_EXCL, holding the pid; a dead holder's lock is taken over) serializes mirror creation and fetches.
+// Safe under concurrency: opens of one repository in this process share fetches (each open waits for a fetch that
+// started after it asked, so it sees what was pushed before it; many opens arriving during one fetch share the
+// next); across processes a lock file (O_EXCL, holding the pid; a dead holder's lock is taken over) serializes
+// mirror creation and fetches.
 import { createHash } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, stat, utimes, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,22 +27,37 @@ const LOCK_RETRY_MS = 20;
 const DAY_MS = 86_400_000;
 
 export class CloneCache {
-  /** Per mirror: the fetch or clone under way in this process, shared by every open that arrives meanwhile. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Per mirror: the fetch under way in this process, and the one queued after it (shared by all who wait for it). */
+  private readonly fetches = new Map<string, { current: Promise<void>; next?: Promise<void> }>();
 
   constructor(readonly dir: string) {}
 
-  /** The mirror of `url` (a path), created or fetched now; undefined when the URL is not one to cache. */
+  /** The mirror of `url` (a path), fetched after this call began; undefined when the URL is not one to cache. */
   async mirrorFor(url: string, git: AuthedGit, signal: AbortSignal): Promise<string | undefined> {
     if (!/^(https?|ssh|git|file):\/\//i.test(url) && !/^[^/:]+@[^/:]+:/.test(url)) return undefined;
     const path = this.mirrorPath(url);
-    let update = this.inFlight.get(path);
-    if (!update) {
-      update = this.update(url, path, git, signal).finally(() => this.inFlight.delete(path));
-      this.inFlight.set(path, update);
-    }
-    await update;
+    await this.freshFetch(path, () => this.update(url, path, git, signal));
     return path;
+  }
+
+  /** A fetch that starts now, or the one queued behind the fetch under way (which began too early to count). */
+  private freshFetch(path: string, fetch: () => Promise<void>): Promise<void> {
+    const entry = this.fetches.get(path);
+    if (!entry) {
+      const current = fetch().finally(() => this.advance(path));
+      this.fetches.set(path, { current });
+      return current;
+    }
+    entry.next ??= entry.current.catch(() => {}).then(fetch);
+    return entry.next;
+  }
+
+  private advance(path: string): void {
+    const entry = this.fetches.get(path);
+    if (!entry?.next) return void this.fetches.delete(path);
+    const current = entry.next.finally(() => this.advance(path));
+    current.catch(() => {}); // its waiters see the failure through `next`
+    this.fetches.set(path, { current });
   }
 
   /** One directory per URL (hash of it: a URL may hold characters a file name cannot). */

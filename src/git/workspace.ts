@@ -92,11 +92,14 @@ export class LocalWorkspace {
     }
     const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token: spec.token };
     const mirror = await this.mirrorOf(ref, signal);
-    const args = ['clone', '--no-local', ...(mirror ? ['--reference', mirror] : []), ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
+    // From the mirror (just fetched): a local clone that shares its objects, then pointed at the real remote.
+    const source = mirror ?? spec.repo_url;
+    const args = ['clone', mirror ? '--shared' : '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', source, path];
     try {
       await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
         this.authedGit(this.settings.base_path, ref, spec.repo_url, s).raw(args),
       );
+      if (mirror) await this.git(path, signal).raw(['remote', 'set-url', 'origin', spec.repo_url]);
     } catch (err) {
       await rm(path, { recursive: true, force: true });
       throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch);
