@@ -133,9 +133,9 @@ async function main() {
       await rm(dir, { recursive: true, force: true });
       return { ms, disk };
     };
-    const opens = async (client: CodingClient) => {
+    const opens = async (client: CodingClient, repo_url: string | undefined = url) => {
       let opened: Array<{ session_id: string; workspace_path: string }> = [];
-      const ms = await timed(async () => (opened = await Promise.all(Array.from({ length: OPENS }, () => client.open({ repo_url: url })))));
+      const ms = await timed(async () => (opened = await Promise.all(Array.from({ length: OPENS }, () => client.open({ repo_url })))));
       const disks = await Promise.all(opened.map((o) => diskUse(o.workspace_path)));
       await Promise.all(opened.map((o) => client.close({ session_id: o.session_id })));
       return { ms, disk: median(disks) };
@@ -148,11 +148,13 @@ async function main() {
     const warm = await opens(main.client);
     clones.push(await plainClone());
     const none = await opens(uncached.client);
+    const empty = await opens(main.client, undefined);
     await uncached.stop();
     const clone = { ms: median(clones.map((c) => c.ms)), disk: median(clones.map((c) => c.disk)) };
     const mirror = await diskUse(join(main.config.workspace_base_path, '.clone-cache'));
     console.log(`  one plain git clone: ${clone.ms.toFixed(0)} ms, ${mb(clone.disk)} (median of 3); the mirror: ${mb(mirror)}`);
     console.log(`  ${OPENS} opens without the clone cache: ${(none.ms / clone.ms).toFixed(1)}× a clone (${none.ms.toFixed(0)} ms), ${mb(none.disk)} each`);
+    console.log(`  ${OPENS} opens of an empty workspace (no git at all: Temporal and the workflow alone): ${(empty.ms / clone.ms).toFixed(1)}× a clone (${empty.ms.toFixed(0)} ms)`);
     for (const [label, r] of [
       ['cold: the mirror made by the first open', cold],
       ['warm: the mirror fetched', warm],
