@@ -137,6 +137,18 @@ const GitConfig = z
     timeout_sec: positiveInt().default(120).describe('A local git command of the worker (commit, checkout, snapshot) that prints nothing for this long is killed.'),
     user_name: z.string().default('Station Bot').describe('Commit author name.'),
     user_email: z.string().default('bot@cloudship.ai').describe('Commit author email.'),
+    clone_cache: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep one mirror per repository on this host (fetched on every open) and clone sessions with --reference to it: opens download almost nothing and share its objects on disk.',
+      ),
+    clone_cache_dir: z.string().optional().describe('Where the mirrors are kept. Default: <workspace_base_path>/.clone-cache.'),
+    clone_cache_keep_days: z
+      .number()
+      .positive()
+      .default(14)
+      .describe('At worker start, a mirror unused for this many days and referenced by no workspace is removed.'),
   })
   .strict();
 
@@ -237,6 +249,11 @@ export const CodingConfig = z
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of one session (input, output, reasoning and cache tokens together), enforced like max_cost_usd.'),
+    max_concurrent_tasks: positiveInt()
+      .optional()
+      .describe(
+        'Code tasks this worker runs at once (local backends); more wait in line, shown by `status` (waiting_for_slot). Default: the number of cores, but no more than free memory at start holds at 1.5 GB per task.',
+      ),
     idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
     git: GitConfig.prefault({}),
     mcp: McpConfig.prefault({}),

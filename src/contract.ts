@@ -397,6 +397,12 @@ export const SessionStatus = z.object({
   state: SessionState,
   busy: z.string().optional().describe('The operation running now, if any.'),
   running_task: TaskRef.optional().describe('The code task running now, if any.'),
+  waiting_for_slot: z
+    .object({ ahead: z.number().int().nonnegative(), limit: z.number().int().positive() })
+    .optional()
+    .describe(
+      'Set while the running task waits for a free task slot on its worker (coding.max_concurrent_tasks): tasks ahead of it there, and the limit. Read from the task’s heartbeat by the station-coding client; the workflow query itself does not carry it.',
+    ),
   queued_tasks: z.array(TaskRef).describe('Code tasks waiting for their turn, oldest first.'),
   backend_session_id: z.string().optional(),
   tasks_run: z.number().int().nonnegative(),
@@ -441,6 +447,8 @@ export interface TaskProgress {
   events: ProgressEvent[];
   /** Where the task stands, so that a retried attempt continues it instead of starting over. */
   checkpoint?: TaskCheckpoint;
+  /** Set while the task waits for a free task slot on its worker (coding.max_concurrent_tasks). */
+  waiting?: { ahead: number; limit: number };
 }
 
 /** A running task's baseline and spending, carried in its heartbeat to the next attempt. */

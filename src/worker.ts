@@ -9,6 +9,7 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { Tracing } from './telemetry/setup.js';
 import { createActivities } from './activities/index.js';
+import { TaskSlots, defaultTaskLimit } from './activities/task-slots.js';
 import { LocalBackendRegistry } from './backends/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
 import { workflowBundle } from './workflow-bundle.js';
@@ -43,6 +44,10 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
   const searchAttributes = searchAttributeRegistrar(connection.operatorService, config.temporal.namespace, (line) => console.error(`station-coding worker: ${line}`));
   // Registered at start where the cluster allows it; each session asks again through an activity.
   void searchAttributes().catch(() => {});
+  void backends.removeUnusedMirrors().then(
+    (removed) => removed.forEach((path) => console.error(`station-coding worker: removed the unused clone-cache mirror ${path}`)),
+    (err: Error) => console.error(`station-coding worker: cleaning the clone cache: ${err.message}`),
+  );
   // Before any retried task can start here: reap what a killed predecessor left, remove ended sessions' workspaces.
   await sweepAtStart({
     workspace: LocalWorkspace.fromConfig(config),
@@ -50,14 +55,16 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
     namespace: config.temporal.namespace,
     log: (line) => console.error(`station-coding worker: ${line}`),
   });
-  const activities = createActivities({ config, backends, hostQueue, searchAttributes });
+  const taskSlots = new TaskSlots(config.max_concurrent_tasks ?? defaultTaskLimit());
+  const activities = createActivities({ config, backends, hostQueue, searchAttributes, taskSlots });
   const common = {
     connection,
     namespace: config.temporal.namespace,
     activities,
-    // Heartbeats carry --tail progress and cancellation: flush them every second, not every 80% of the timeout.
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
+    // Heartbeats carry --tail progress (sent on news, activities/index.ts) and cancellation: forward them to the
+    // cluster within 100 ms, not every 80% of the timeout. Only a task with news beats that often.
+    maxHeartbeatThrottleInterval: '100 milliseconds',
+    defaultHeartbeatThrottleInterval: '100 milliseconds',
     shutdownGraceTime: '10 seconds',
     sinks: workflowSpanSinks(tracing),
     interceptors: tracing

@@ -9,6 +9,7 @@ import { CodingError } from '../backends/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';
 import { truncate } from '../text.js';
+import type { TaskSlots } from './task-slots.js';
 
 export interface BackendRegistry {
   get(name: BackendName): CodingBackend;
@@ -47,12 +48,14 @@ export interface ActivityDeps {
   hostQueue: string;
   /** Make sure the session search attributes exist on the cluster: true when they do, false when refused. */
   searchAttributes: () => Promise<boolean>;
+  /** The limit on code tasks running at once on this worker (local backends; a NATS agent has its own). */
+  taskSlots: TaskSlots;
 }
 
 const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export function createActivities({ config, backends, hostQueue, searchAttributes }: ActivityDeps) {
+export function createActivities({ config, backends, hostQueue, searchAttributes, taskSlots }: ActivityDeps) {
   const checkpoints = config.checkpoint?.dir ? new CheckpointStore(config.checkpoint.dir) : undefined;
   /** Only a managed clone of an origin can be re-created elsewhere; a remote agent's workspace is not here. */
   const checkpointed = (session: SessionRef) => checkpoints !== undefined && session.managed && !!session.repo_url && session.backend !== 'opencode-nats';
@@ -64,7 +67,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     });
   }
 
-  /** Run `fn` with a heartbeat every second (liveness and cancellation), mapping its errors. */
+  /** Run `fn` with a heartbeat every second (liveness and cancellation; a task's progress also beats on news), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
     const beat = () => ctx.heartbeat(details?.());
@@ -151,20 +154,44 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     async runCode(session: SessionRef, req: CodeRequest, title?: string, budget?: Budget): Promise<CodeOutcome> {
       // A retried attempt finds the last attempt's checkpoint in the heartbeat it left.
-      const resume = (Context.current().info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
+      const ctx = Context.current();
+      const resume = (ctx.info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
       const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}) };
       const checkpoint = (c: TaskCheckpoint) => (progress.checkpoint = { ...progress.checkpoint, ...c });
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;
         progress.events.push({ ...event, text: truncate(event.text, 300) });
         if (progress.events.length > PROGRESS_KEPT) progress.events.shift();
+        // News goes out now, not with the next liveness beat: --tail and MCP progress read it from the heartbeat.
+        ctx.heartbeat(progress);
       };
       return heartbeating(
         session.token_env,
         async (signal) => {
-          const outcome = await backends.get(session.backend).code({ ...req, session, title, budget, resume, checkpoint }, onProgress, signal);
-          await saveCheckpoint(session);
-          return outcome;
+          const backend = backends.get(session.backend);
+          const waitStarted = Date.now();
+          const release =
+            session.backend === 'opencode-nats'
+              ? () => {}
+              : await taskSlots.acquire(signal, (wait) => {
+                  progress.waiting = wait;
+                  ctx.heartbeat(progress);
+                });
+          try {
+            delete progress.waiting;
+            const time_left_ms = config.task_timeout_min * 60_000 - (Date.now() - waitStarted);
+            if (time_left_ms <= 0) {
+              throw new CodingError(
+                `no free task slot on worker ${hostQueue} within coding.task_timeout_min (${taskSlots.limit} tasks at once: raise coding.max_concurrent_tasks or add workers)`,
+                'timeout',
+              );
+            }
+            const outcome = await backend.code({ ...req, session, title, budget, resume, checkpoint, time_left_ms }, onProgress, signal);
+            await saveCheckpoint(session);
+            return outcome;
+          } finally {
+            release();
+          }
         },
         () => progress,
       );

@@ -63,6 +63,8 @@ export interface CodeOperation extends CodeRequest {
   resume?: TaskCheckpoint;
   /** Told where the task stands as it goes (its baseline, its spending), for the next attempt if this one dies. */
   checkpoint?: (checkpoint: TaskCheckpoint) => void;
+  /** Less than the task timeout when the task waited for a free task slot first (the wait counts against it). */
+  time_left_ms?: number;
 }
 
 export interface CodeOutcome extends CodeResult {

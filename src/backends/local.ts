@@ -95,7 +95,7 @@ export class LocalBackend implements CodingBackend {
           prompt: composePrompt(op),
           title: op.title,
           backend_session_id: op.session.backend_session_id,
-          timeout_ms: this.taskTimeoutMs,
+          timeout_ms: Math.min(this.taskTimeoutMs, op.time_left_ms ?? Infinity),
           signal: AbortSignal.any([signal, budget.signal]),
           progress: (event) => reported(redact.deep(event)),
           budget: op.budget,

@@ -57,6 +57,11 @@ export class LocalBackendRegistry implements BackendRegistry {
     return backend;
   }
 
+  /** Remove the clone cache's mirrors unused for coding.git.clone_cache_keep_days (at worker start). */
+  async removeUnusedMirrors(): Promise<string[]> {
+    return (await this.workspace.cloneCache?.removeUnused(this.config.git.clone_cache_keep_days, this.config.workspace_base_path)) ?? [];
+  }
+
   async shutdown(): Promise<void> {
     await Promise.allSettled([...this.runners.map((r) => r.shutdown?.()), ...this.closers.map((close) => close())]);
   }

@@ -2,6 +2,7 @@
 // for services that drive coding sessions programmatically. Inputs are validated here with the contract's
 // schemas, so a bad request fails fast with a message naming the field.
 import { randomBytes } from 'node:crypto';
+import { replayedToolCalls } from './progress-replay.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
@@ -123,17 +124,25 @@ export class CodingClient {
     }
     const result = update.result();
     let seen = 0;
+    let toolCallsShown = 0;
+    const show = (event: ProgressEvent) => {
+      if (event.kind === 'tool_call') toolCallsShown++;
+      onProgress(event);
+    };
     let done = false;
     void result.finally(() => (done = true)).catch(() => {});
     while (!done) {
-      seen = await this.readProgress(handle, seen, onProgress).catch(() => seen);
-      await Promise.race([result.catch(() => {}), sleep(500)]);
+      seen = await this.readProgress(handle, seen, show).catch(() => seen);
+      await Promise.race([result.catch(() => {}), sleep(PROGRESS_POLL_MS)]);
     }
+    let outcome: CodeResult;
     try {
-      return await result;
+      outcome = await result;
     } catch (err) {
       throw explain(err, input.session_id);
     }
+    for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
+    return outcome;
   }
 
   async branch(input: BranchInput & { session_id: string }): Promise<BranchResult> {
@@ -170,7 +179,11 @@ export class CodingClient {
     const handle = this.handle(sessionId);
     try {
       const description = await handle.describe();
-      if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
+      if (description.status.name === 'RUNNING') {
+        const status = await handle.query(statusQuery);
+        const waiting = status.running_task ? this.taskProgress(description.raw.pendingActivities)?.waiting : undefined;
+        return waiting ? { ...status, waiting_for_slot: waiting } : status;
+      }
       if (description.status.name === 'COMPLETED') return ((await handle.result()) as SessionEnd).status;
       throw await this.endedAbnormally(handle, sessionId, description.status.name);
     } catch (err) {
@@ -243,19 +256,30 @@ export class CodingClient {
   /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
   private async readProgress(handle: WorkflowHandle, seen: number, onProgress: (event: ProgressEvent) => void): Promise<number> {
     const { raw } = await handle.describe();
-    for (const activity of raw.pendingActivities ?? []) {
+    const progress = this.taskProgress(raw.pendingActivities);
+    if (!progress || progress.seq <= seen) return seen;
+    const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
+    for (const event of fresh) onProgress(event);
+    return progress.seq;
+  }
+
+  /** The heartbeat details of the running code activity among a workflow's pending activities, if any. */
+  private taskProgress(pending: Array<{ activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null | undefined): TaskProgress | undefined {
+    for (const activity of pending ?? []) {
       if (activity.activityType?.name !== 'runCode') continue;
       const payload = activity.heartbeatDetails?.payloads?.[0];
-      if (!payload) continue;
-      const progress = defaultPayloadConverter.fromPayload<TaskProgress>(payload as never);
-      if (!progress || progress.seq <= seen) continue;
-      const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
-      for (const event of fresh) onProgress(event);
-      return progress.seq;
+      if (payload) return defaultPayloadConverter.fromPayload<TaskProgress>(payload as never) ?? undefined;
     }
-    return seen;
+    return undefined;
   }
 }
+
+/**
+ * How often a running task's progress is read. The worker sends a heartbeat as soon as the agent does something
+ * (at most every 100 ms, worker.ts), so a tool call shows within about 200 ms plus two round trips; a describe
+ * every 100 ms costs the cluster little next to a running agent.
+ */
+const PROGRESS_POLL_MS = 100;
 
 export function newSessionId(): string {
   return `coding_${Date.now()}_${randomBytes(3).toString('hex')}`;

@@ -3,7 +3,9 @@
 // and diff drivers, credential helpers and ssh commands named there would otherwise run in the worker, next to
 // its tokens. Every git command of the worker therefore runs with `-c` overrides (which outrank .git/config),
 // a clean global config, no system config, no agent sockets, and a timeout.
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { GitProcess } from './git-process.js';
 import { baseChildEnv } from '../process/spawn.js';
 
 /**
@@ -67,43 +69,45 @@ export function hardenedGitEnv(extra: Record<string, string> = {}): Record<strin
   });
 }
 
-/** The simple-git `unsafe` switches our own overrides need (each one only ever turns a program off). */
-const HARDENED_UNSAFE = {
-  allowUnsafeConfigEnvCount: true,
-  allowUnsafeConfigPaths: true,
-  allowUnsafeCredentialHelper: true,
-  allowUnsafeHooksPath: true,
-  allowUnsafeFsMonitor: true,
-  allowUnsafeAskPass: true,
-  allowUnsafeSshCommand: true,
-  allowUnsafePager: true,
-  allowUnsafeFilter: true,
-  allowUnsafeDiffTextConv: true,
-  allowUnsafeDiffExternal: true,
-  allowUnsafeMergeDriver: true,
-  allowUnsafeProtocolOverride: true,
-} as const;
+/**
+ * The repository's config keys, remembered per repository until one of the files they came from changes (an
+ * include the agent adds changes .git/config; a change to an included file changes that file): listing them is
+ * a git process, which would otherwise run before every command.
+ */
+const keysSeen = new Map<string, { files: string[]; stamp: string; keys: string[] }>();
+
+async function stampOf(files: string[]): Promise<string> {
+  const stats = await Promise.all(files.map((f) => stat(f).then((s) => `${f}:${s.mtimeMs}:${s.size}:${s.ino}`, () => `${f}:-`)));
+  return stats.join('|');
+}
+
+/** `git config --name-only --show-origin --list` in `baseDir` (reading config runs nothing), remembered. */
+async function configKeys(baseDir: string, signal: AbortSignal): Promise<string[]> {
+  const cached = keysSeen.get(baseDir);
+  if (cached && (await stampOf(cached.files)) === cached.stamp) return cached.keys;
+  const listed = await new GitProcess(baseDir, hardenedGitEnv(), signal, { config: hardenedConfig([]) })
+    .raw(['config', '--name-only', '--show-origin', '--list'])
+    .catch(() => '');
+  const keys: string[] = [];
+  const files = new Set<string>([join(baseDir, '.git', 'config')]);
+  for (const line of listed.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const origin = line.slice(0, tab);
+    if (origin.startsWith('file:')) files.add(resolve(baseDir, origin.slice(5)));
+    keys.push(line.slice(tab + 1));
+  }
+  keysSeen.set(baseDir, { files: [...files], stamp: await stampOf([...files]), keys });
+  if (keysSeen.size > 1000) keysSeen.delete(keysSeen.keys().next().value!);
+  return keys;
+}
 
 /**
- * A simple-git for one operation in `baseDir`: hardened config and environment, `extraEnv` on top (author,
- * index file, the token header of credentials.ts), cancelled by `signal`, and killed when git stays silent for
- * `timeoutSec`. It first lists the repository's config keys (reading config runs nothing) to override its drivers.
+ * A git for one operation in `baseDir`: hardened config and environment, `extraEnv` on top (author, index file,
+ * the token header of credentials.ts), cancelled by `signal`, and killed when git stays silent for `timeoutSec`.
+ * The repository's own drivers are found from its config keys and overridden.
  */
-export async function hardenedGit(baseDir: string, signal: AbortSignal, timeoutSec: number, extraEnv: Record<string, string> = {}): Promise<SimpleGit> {
-  const make = (configKeys: string[]) => {
-    const env = hardenedGitEnv(extraEnv);
-    return simpleGit({
-      baseDir,
-      abort: signal,
-      timeout: { block: timeoutSec * 1000 },
-      config: hardenedConfig(configKeys),
-      // Every variable here is set by us on purpose; simple-git's guard is for variables inherited by accident.
-      allowEnvironment: Object.keys(env),
-      unsafe: HARDENED_UNSAFE,
-    }).env(env);
-  };
-  const keys = await make([])
-    .raw(['config', '--name-only', '--list'])
-    .catch(() => '');
-  return make(keys.split('\n'));
+export async function hardenedGit(baseDir: string, signal: AbortSignal, timeoutSec: number, extraEnv: Record<string, string> = {}): Promise<GitProcess> {
+  const keys = await configKeys(baseDir, signal);
+  return new GitProcess(baseDir, hardenedGitEnv(extraEnv), signal, { config: hardenedConfig(keys), silenceMs: timeoutSec * 1000 });
 }

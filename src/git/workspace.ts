@@ -1,9 +1,10 @@
-// The local workspace of a session and every git operation on it, done by the program with simple-git
+// The local workspace of a session and every git operation on it, done by the program with git itself
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
 import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { SimpleGit } from 'simple-git';
+import type { GitProcess } from './git-process.js';
+import { CloneCache } from './clone-cache.js';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
 import { gitAuthEnv, riskyLocalConfigKeys } from './credentials.js';
@@ -33,6 +34,8 @@ export interface WorkspaceSettings {
   allowed_roots?: string[];
   /** Where unsaved work of a deleted workspace goes (default: <state dir>/saved). */
   saved_dir?: string;
+  /** Where the per-host mirrors of repositories are kept (clone-cache.ts); unset: every open is a full clone. */
+  clone_cache_dir?: string;
 }
 
 /** What a removal did: deleted or not, and where the work it would have lost was saved. */
@@ -74,7 +77,11 @@ export class LocalWorkspace {
     readonly settings: WorkspaceSettings,
     /** Which token may go to which host: from the config only, never from a session's data. */
     readonly credentials: GitCredentials,
-  ) {}
+  ) {
+    if (settings.clone_cache_dir) this.cloneCache = new CloneCache(settings.clone_cache_dir);
+  }
+
+  readonly cloneCache?: CloneCache;
 
   /** The workspace settings of a worker or a coding agent, from its config. */
   static fromConfig(config: CodingConfig, env: NodeJS.ProcessEnv = process.env): LocalWorkspace {
@@ -87,6 +94,7 @@ export class LocalWorkspace {
       user_name: config.git.user_name,
       user_email: config.git.user_email,
       git_timeout_sec: config.git.timeout_sec,
+      clone_cache_dir: config.git.clone_cache ? (config.git.clone_cache_dir ?? join(config.workspace_base_path, '.clone-cache')) : undefined,
       },
       GitCredentials.fromConfig(config, env),
     );
@@ -112,16 +120,33 @@ export class LocalWorkspace {
       return { workspace_path: path, repo_cloned: false, managed: true, branch: spec.branch ?? 'main' };
     }
     const ref: WorkspaceRef = { session_id: spec.session_id, workspace_path: path, managed: true, repo_url: spec.repo_url, token_env: spec.token_env };
-    const args = ['clone', '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', spec.repo_url, path];
+    const mirror = await this.mirrorOf(ref, signal);
+    // From the mirror (just fetched): a local clone that shares its objects, then pointed at the real remote.
+    const args = ['clone', mirror ? '--shared' : '--no-local', ...(spec.branch ? ['--branch', spec.branch] : []), '--', mirror ?? spec.repo_url, path];
     try {
       await this.withTimeout(this.settings.clone_timeout_sec, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
         this.authedGit(this.settings.base_path, ref, spec.repo_url, this.settings.clone_timeout_sec, s).then((git) => git.raw(args)),
       );
+      if (mirror) await (await this.git(path, signal)).raw(['remote', 'set-url', 'origin', spec.repo_url]);
     } catch (err) {
       await rm(path, { recursive: true, force: true });
       throw this.gitFailure(err, ref, `clone ${spec.repo_url}`, spec.branch, spec.repo_url);
     }
     return { workspace_path: path, repo_cloned: true, managed: true, branch: await this.currentBranch(path, signal), repo_url: spec.repo_url };
+  }
+
+  /** The repository's mirror in the clone cache, up to date; undefined without a cache or when it cannot be had. */
+  private async mirrorOf(ref: WorkspaceRef, signal: AbortSignal): Promise<string | undefined> {
+    if (!this.cloneCache || !ref.repo_url) return undefined;
+    const seconds = this.settings.clone_timeout_sec;
+    try {
+      return await this.withTimeout(seconds, 'clone', 'coding.clone_timeout_sec', signal, (s) =>
+        this.cloneCache!.mirrorFor(ref.repo_url!, async (cwd, args, s2) => (await this.authedGit(cwd, ref, ref.repo_url, seconds, s2)).raw(args), s),
+      );
+    } catch {
+      // The plain clone that follows reports the problem (auth, not found, ...) as it always did.
+      return undefined;
+    }
   }
 
   private async reattach(path: string, spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
@@ -188,7 +213,7 @@ export class LocalWorkspace {
    * A retried `create` whose first attempt created and checked out the branch (and then lost its result): the
    * branch is current, has never moved since it was created, and HEAD's last move was the switch to it.
    */
-  private async branchCreatedByEarlierAttempt(git: SimpleGit, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
+  private async branchCreatedByEarlierAttempt(git: GitProcess, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
     if (current !== branch) return undefined;
     const branchLog = (await git.raw(['reflog', 'show', '--format=%gs', `refs/heads/${branch}`]).catch(() => '')).trim().split('\n');
     if (branchLog.length !== 1 || !branchLog[0]!.startsWith('branch: Created from')) return undefined;
@@ -228,7 +253,7 @@ export class LocalWorkspace {
     return this.commitResult(git, ref, signal);
   }
 
-  private async commitResult(git: SimpleGit, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
+  private async commitResult(git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
     const hash = (await git.raw(['rev-parse', 'HEAD'])).trim();
     const stats = parseShortstat(await git.raw(['show', '--shortstat', '--format=', 'HEAD']));
     return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...stats };
@@ -330,24 +355,23 @@ export class LocalWorkspace {
     return name || undefined;
   }
 
-  private async refExists(git: SimpleGit, refName: string): Promise<boolean> {
-    // simple-git only rejects when git writes to stderr, so look at the output, not the exit code.
+  private async refExists(git: GitProcess, refName: string): Promise<boolean> {
     const hash = await git.raw(['rev-parse', '--verify', '--quiet', refName]).catch(() => '');
     return hash.trim().length > 0;
   }
 
   /** Every git command of the worker goes through hardening.ts: nothing of the repository's runs. */
-  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}, timeoutSec = this.settings.git_timeout_sec): Promise<SimpleGit> {
+  private git(baseDir: string, signal: AbortSignal, extraEnv: Record<string, string> = {}, timeoutSec = this.settings.git_timeout_sec): Promise<GitProcess> {
     return hardenedGit(baseDir, signal, timeoutSec, extraEnv);
   }
 
-  private authorGit(baseDir: string, signal: AbortSignal): Promise<SimpleGit> {
+  private authorGit(baseDir: string, signal: AbortSignal): Promise<GitProcess> {
     const { user_name, user_email } = this.settings;
     return this.git(baseDir, signal, { GIT_AUTHOR_NAME: user_name, GIT_AUTHOR_EMAIL: user_email, GIT_COMMITTER_NAME: user_name, GIT_COMMITTER_EMAIL: user_email });
   }
 
   /** A git that talks to `remoteUrl`, with the token configured for that URL's host (if any, else none). */
-  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, timeoutSec: number, signal: AbortSignal): Promise<SimpleGit> {
+  private authedGit(baseDir: string, ref: WorkspaceRef, remoteUrl: string | undefined, timeoutSec: number, signal: AbortSignal): Promise<GitProcess> {
     return this.git(baseDir, signal, gitAuthEnv(remoteUrl, this.credentials.tokenFor(remoteUrl, ref.token_env)), timeoutSec);
   }
 

@@ -11,15 +11,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { WorkflowUpdateStage } from '@temporalio/client';
 import { parseOrThrow, type CloseResult, type OpenResult } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import { explain, type CodingClient } from '../client/client.js';
-import { connectCoding, type Connected } from '../client/connect.js';
-import { startTelemetry } from '../telemetry/setup.js';
-import { closeUpdate } from '../workflows/definitions.js';
+import type { CodingClient } from '../client/client.js';
+import type { Connected } from '../client/connect.js';
+import type { Telemetry } from '../telemetry/setup.js';
 import { TOOLS, progressMessage, wireInputSchema, type ToolDef } from './tools.js';
 import { httpAuth, refuse, type RequestCheck } from './http-auth.js';
 
@@ -103,8 +101,12 @@ export class ConnectionSessions {
 
   private async closeOne(sessionId: string): Promise<CloseResult | undefined> {
     const started = Date.now();
+    // Imported here, not at the top: `initialize` must be answered before Temporal's modules are loaded.
+    const { explain } = await import('../client/client.js');
     try {
       const client = await this.getClient();
+      const { WorkflowUpdateStage } = await import('@temporalio/client');
+      const { closeUpdate } = await import('../workflows/definitions.js');
       const entry = this.open.get(sessionId);
       // Speed matters: a client may kill the server soon after asking it to stop (claude: SIGINT, SIGTERM, then
       // SIGKILL about half a second later). Once the workflow has accepted the close update, the close completes
@@ -196,6 +198,9 @@ async function runTool(
   }
 }
 
+/** How long after the transport is up the connection to Temporal starts, leaving the handshake the CPU. */
+const CONNECT_AFTER_MS = 300;
+
 /** Waits that never keep the process alive on their own. */
 const sleep = (ms: number) => delay(ms, undefined, { ref: false });
 
@@ -203,6 +208,8 @@ export interface ServeOptions {
   /** Serve streamable HTTP on 127.0.0.1:<port> (0: any free port) instead of stdio. */
   http?: number;
   log?: Log;
+  /** Runs once before the first Temporal module is loaded (the CLI installs the Temporal runtime's logger here). */
+  prepareTemporal?: () => Promise<void>;
 }
 
 /**
@@ -216,18 +223,27 @@ export async function serveMcp(config: CodingConfig, options: ServeOptions = {})
   const authorized = options.http !== undefined ? httpAuth(config) : undefined;
   // stdout is the protocol channel: nothing else may write to it.
   console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
-  const telemetry = startTelemetry('station-coding-mcp');
-
+  // Telemetry and Temporal (the worker, the native bridge) load after the handshake: importing them takes about a
+  // second on a busy 2-core host, and a client such as Claude Code gives a server only a few seconds to answer.
+  let telemetry: Telemetry | undefined;
   let connecting: Promise<Connected> | undefined;
   const connect = (): Promise<Connected> => {
-    connecting ??= connectCoding(config, { log, tracing: telemetry.tracing }).catch((err: Error) => {
+    connecting ??= (async () => {
+      await options.prepareTemporal?.();
+      const { startTelemetry } = await import('../telemetry/setup.js');
+      telemetry ??= startTelemetry('station-coding-mcp');
+      const { connectCoding } = await import('../client/connect.js');
+      return connectCoding(config, { log, tracing: telemetry.tracing });
+    })().catch((err: Error) => {
       connecting = undefined;
       throw err;
     });
     return connecting;
   };
   const getClient = async () => (await connect()).client;
-  connect().catch((err: Error) => log(`${err.message.split('\n')[0]} (will retry on the next tool call)`));
+  // Shortly after the transport is up (below), so that the handshake a client sends at once is answered first;
+  // a tool call before then connects at once.
+  const connectSoon = () => void connect().catch((err: Error) => log(`${err.message.split('\n')[0]} (will retry on the next tool call)`));
 
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
 
@@ -235,13 +251,14 @@ export async function serveMcp(config: CodingConfig, options: ServeOptions = {})
   const stopped = new Promise<string>((resolve) => (stop = resolve));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
   const shutdown = options.http !== undefined ? await serveHttp(options.http, getClient, log, authorized, config.mcp.token_env) : await serveStdio(getClient, log, stop);
+  setTimeout(connectSoon, CONNECT_AFTER_MS);
 
   const reason = await stopped;
   await shutdown(reason);
   // A connection attempt still under way served no session: do not wait long for it.
   const connected = connecting ? await Promise.race([connecting.catch(() => undefined), sleep(2000).then(() => undefined)]) : undefined;
   await connected?.close().catch((err: Error) => log(`closing the Temporal connection: ${err.message}`));
-  await telemetry.shutdown();
+  await telemetry?.shutdown();
   return 0;
 }
 
@@ -274,6 +291,8 @@ async function serveHttp(
   authorized: RequestCheck,
   tokenEnv: string,
 ): Promise<(reason: string) => Promise<void>> {
+  // Only --http needs the HTTP transport: stdio does not load it.
+  const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js');
   const connections = new Map<string, { transport: StreamableHTTPServerTransport; station: StationMcp }>();
   let actualPort = port;
 

@@ -7,7 +7,7 @@
 // A Sandbox is decided once at worker start (probing bwrap) and then turns a command into the bwrap command
 // that runs it. `none` runs the command as it is.
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export const SANDBOX_MODES = ['auto', 'bwrap', 'none'] as const;
@@ -82,7 +82,8 @@ export class Sandbox {
     if (process.getuid?.() === 0) args.push('--cap-drop', 'ALL');
     args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
     for (const place of this.hidden) args.push(...hide(place));
-    const readable = [...(room.readable ?? []), ...this.binaryDirs(launch.file, launch.env.PATH)];
+    // A workspace cloned from the clone cache borrows its mirror's objects (objects/info/alternates): readable.
+    const readable = [...(room.readable ?? []), ...room.writable.flatMap(borrowedObjects), ...this.binaryDirs(launch.file, launch.env.PATH)];
     for (const dir of unique(readable)) if (existsSync(dir)) args.push('--ro-bind', dir, dir);
     for (const dir of unique(room.writable)) args.push('--bind', dir, dir);
     // A hidden place inside a room (a config file in a workspace) stays hidden.
@@ -166,4 +167,16 @@ function inside(p: string, dir: string): boolean {
 
 function unique(items: string[]): string[] {
   return [...new Set(items.map((p) => path.resolve(p)))];
+}
+
+/** The object directories a repository at `dir` borrows from (git's alternates file), absolute paths only. */
+function borrowedObjects(dir: string): string[] {
+  try {
+    return readFileSync(path.join(dir, '.git', 'objects', 'info', 'alternates'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => path.isAbsolute(line));
+  } catch {
+    return [];
+  }
 }

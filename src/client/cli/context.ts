@@ -29,14 +29,17 @@ export interface Prepared {
 export async function prepare(command: Command, { temporal = true } = {}): Promise<Prepared> {
   const { config: configFile, verbose, json } = command.optsWithGlobals<Globals>();
   const globals: Globals = { config: configFile, verbose, json };
-  if (temporal) {
-    const { DefaultLogger, Runtime } = await import('@temporalio/worker');
-    Runtime.install({ logger: new DefaultLogger(verbose || command.name() === 'worker' ? 'INFO' : 'ERROR') });
-  }
+  if (temporal) await installTemporalRuntime(verbose || command.name() === 'worker' ? 'INFO' : 'ERROR');
   const { config } = loadConfig(configFile);
   // The worker hides its config file from coding agents (process/agent-walls.ts): it must know which one it is.
   if (configFile) process.env.STATION_CONFIG = configFile;
   return { globals, config };
+}
+
+/** Install the Temporal runtime with a logger at `level` (before any connection or worker exists). */
+export async function installTemporalRuntime(level: 'INFO' | 'ERROR'): Promise<void> {
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger(level) });
 }
 
 /** Run `fn` with a connected client, with tracing; the connection (and any in-process worker) is closed after. */

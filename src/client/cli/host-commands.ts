@@ -2,7 +2,7 @@
 // config and server stop. Each imports what it runs (worker, NATS agent, MCP server) only when it runs.
 import type { Command } from 'commander';
 import { describeKeys, maskConfig, type CodingConfig } from '../../config.js';
-import { prepare, type Finish } from './context.js';
+import { installTemporalRuntime, prepare, type Finish } from './context.js';
 import { UsageError } from './errors.js';
 
 export function addHostCommands(program: Command, finish: Finish): void {
@@ -25,9 +25,10 @@ export function addHostCommands(program: Command, finish: Finish): void {
     .action(async (options: { http?: string }, command: Command) => {
       const port = options.http === undefined ? undefined : Number(options.http);
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--http needs a port number (0-65535)');
-      const { config } = await prepare(command);
+      // The Temporal runtime is installed only when the server connects, after it has answered the handshake.
+      const { config, globals } = await prepare(command, { temporal: false });
       const { serveMcp } = await import('../../mcp/server.js');
-      finish(await serveMcp(config, { http: port }));
+      finish(await serveMcp(config, { http: port, prepareTemporal: () => installTemporalRuntime(globals.verbose ? 'INFO' : 'ERROR') }));
     });
 
   program
