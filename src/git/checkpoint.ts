@@ -3,14 +3,11 @@
 // and a snapshot commit of the working tree (tracked and untracked changes) on the hidden ref
 // refs/station/worktree, whose parent is HEAD and whose message names the checked-out branch. A worker that
 // takes a session over clones the origin, fetches the bundle and puts branch, commits and changes back.
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CodingError } from '../backends/errors.js';
-import { baseChildEnv } from '../process/spawn.js';
+import { runHardenedGit } from './hardening.js';
 
-const run = promisify(execFile);
 const WORKTREE_REF = 'refs/station/worktree';
 const GIT_TIMEOUT_MS = 120_000;
 /** A fixed date makes the snapshot commit of the same state the same commit: saving twice writes the same bundle. */
@@ -91,8 +88,8 @@ export class CheckpointStore {
 async function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const identity = { GIT_AUTHOR_NAME: 'station', GIT_AUTHOR_EMAIL: 'station@localhost', GIT_AUTHOR_DATE: FIXED_DATE };
   const committer = { GIT_COMMITTER_NAME: 'station', GIT_COMMITTER_EMAIL: 'station@localhost', GIT_COMMITTER_DATE: FIXED_DATE };
-  const { stdout } = await run('git', args, { cwd, timeout: GIT_TIMEOUT_MS, killSignal: 'SIGKILL', env: { ...baseChildEnv(), ...identity, ...committer, ...env }, maxBuffer: 16 << 20 });
-  return stdout.trim();
+  // Hardened like every worker git: `git add` here must not run a filter or fsmonitor the workspace configured.
+  return runHardenedGit(cwd, args, { ...identity, ...committer, ...env }, GIT_TIMEOUT_MS / 1000);
 }
 
 function firstLine(err: Error & { stderr?: string }): string {

@@ -111,3 +111,9 @@ export async function hardenedGit(baseDir: string, signal: AbortSignal, timeoutS
   const keys = await configKeys(baseDir, signal);
   return new GitProcess(baseDir, hardenedGitEnv(extraEnv), signal, { config: hardenedConfig(keys), silenceMs: timeoutSec * 1000 });
 }
+
+/** One hardened git command in `cwd`, its output trimmed: for the worker's own bookkeeping (checkpoints, saves). */
+export async function runHardenedGit(cwd: string, args: string[], env: Record<string, string> = {}, timeoutSec = 120): Promise<string> {
+  const signal = AbortSignal.timeout(timeoutSec * 1000);
+  return (await (await hardenedGit(cwd, signal, timeoutSec, env)).raw(args)).trim();
+}

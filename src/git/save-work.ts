@@ -5,19 +5,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { execa } from 'execa';
-import { baseChildEnv } from '../process/spawn.js';
+import { runHardenedGit } from './hardening.js';
 
-/** Git with no hook, fsmonitor or pager the agent could have configured: saving runs no code from the workspace. */
-async function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const result = await execa('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args], {
-    cwd,
-    env: baseChildEnv({ HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0', ...env }),
-    extendEnv: false,
-    timeout: 120_000,
-    stdin: 'ignore',
-  });
-  return result.stdout.trim();
+/** The worker's hardened git (hardening.ts): saving runs no hook, fsmonitor or driver the workspace configured. */
+function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  return runHardenedGit(cwd, args, env);
 }
 
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
