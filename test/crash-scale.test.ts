@@ -31,7 +31,8 @@ describe('crash at scale', function () {
     const started = Date.now();
     const taskQueue = `scale-${Date.now()}`;
     const config = join(mkdtempSync(join(tmpdir(), 'station-config-')), 'config.yaml');
-    writeFileSync(config, YAML.stringify({ coding: { ...w.rawConfig, temporal: { address: w.temporal.address, task_queue: taskQueue, worker_id: 'scale-host' } } }));
+    // All 20 tasks run at once (the per-worker task limit would otherwise queue most of them): the kill must hit many.
+    writeFileSync(config, YAML.stringify({ coding: { ...w.rawConfig, max_concurrent_tasks: SESSIONS, temporal: { address: w.temporal.address, task_queue: taskQueue, worker_id: 'scale-host' } } }));
     const client = new CodingClient(w.connection, { namespace: 'default', taskQueue });
     const startWorker = () => {
       const worker = spawn('node', [BIN.stationCoding, 'worker'], { env: { ...process.env, STATION_CONFIG: config }, stdio: 'ignore' });
