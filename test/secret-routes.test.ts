@@ -222,7 +222,8 @@ describe("the repository cannot run code in the worker's git", function () {
 describe('every git command of the worker has a timeout', function () {
   it('a git command the workspace makes hang (a FIFO as objects/info/alternates) is killed after coding.git.timeout_sec, clearly', async () => {
     const w = await getWorld();
-    const variant = await startVariantWorker(w, { git: { timeout_sec: 2 }, max_attempts: 1 });
+    // A plain clone: a clone-cache workspace already has an alternates file (its mirror), which the FIFO replaces.
+    const variant = await startVariantWorker(w, { git: { timeout_sec: 2, clone_cache: false }, max_attempts: 1 });
     try {
       const { session_id, workspace_path } = await variant.client.open({ repo_url: await w.git.createRepo('hang') });
       const alternates = join(workspace_path, '.git/objects/info/alternates');
