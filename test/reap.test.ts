@@ -57,7 +57,8 @@ describe('reaping and keeping work', function () {
   }
 
   it('a worker killed with SIGKILL during a task: its agent dies with it, what the agent started is reaped when the worker restarts, and the retry is the only agent', async () => {
-    const { path: config, client } = workerConfig();
+    // Without the sandbox: under bwrap the agent's PID namespace dies with it, so nothing would be left to sweep.
+    const { path: config, client } = workerConfig({ sandbox: 'none' });
     const url = await w.git.createRepo('reap-kill');
     const first = startWorker(config);
     const { session_id, workspace_path } = await client.open({ repo_url: url });
