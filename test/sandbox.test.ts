@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { CodingClient } from '../src/client/client.js';
 import { BIN, getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
-import { waitFor } from './support/helpers.js';
+import { decodePayloads, waitFor } from './support/helpers.js';
 import type { FakeModelServer, FakeScript } from './support/fake-model.js';
 
 interface HostileCase {
@@ -199,18 +199,4 @@ describe('sandbox: a hostile model looks for the worker’s secrets', function (
  */
 function disguised(command: string): string {
   return `echo ${Buffer.from(command).toString('base64')} | base64 -d | bash`;
-}
-
-/** Payloads in `temporal workflow show --output json` are base64: decode every one, so the search sees their text. */
-function decodePayloads(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) {
-    for (const child of node) decodePayloads(child, out);
-  } else if (node && typeof node === 'object') {
-    const record = node as Record<string, unknown>;
-    if (typeof record.data === 'string' && record.metadata && typeof record.metadata === 'object') {
-      out.push(Buffer.from(record.data, 'base64').toString('utf8'));
-    }
-    for (const child of Object.values(record)) decodePayloads(child, out);
-  }
-  return out;
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
-import { LOCAL_BACKENDS } from './support/helpers.js';
+import { LOCAL_BACKENDS, decodePayloads } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
 
 describe('secrets', function () {
@@ -89,17 +89,3 @@ describe('secrets against a hostile workspace', function () {
     await w.client.close({ session_id });
   });
 });
-
-/** Payloads in `temporal workflow show --output json` are base64: decode every one, so the search sees their text. */
-function decodePayloads(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) {
-    for (const child of node) decodePayloads(child, out);
-  } else if (node && typeof node === 'object') {
-    const record = node as Record<string, unknown>;
-    if (typeof record.data === 'string' && record.metadata && typeof record.metadata === 'object') {
-      out.push(Buffer.from(record.data, 'base64').toString('utf8'));
-    }
-    for (const child of Object.values(record)) decodePayloads(child, out);
-  }
-  return out;
-}

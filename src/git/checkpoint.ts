@@ -3,10 +3,11 @@
 // and a snapshot commit of the working tree (tracked and untracked changes) on the hidden ref
 // refs/station/worktree, whose parent is HEAD and whose message names the checked-out branch. A worker that
 // takes a session over clones the origin, fetches the bundle and puts branch, commits and changes back.
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodingError } from '../backends/errors.js';
 import { runHardenedGit } from './hardening.js';
+import { workingTreeId } from './working-tree.js';
 
 const WORKTREE_REF = 'refs/station/worktree';
 const GIT_TIMEOUT_MS = 120_000;
@@ -29,14 +30,7 @@ export class CheckpointStore {
     const head = await git(workspace, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '');
     if (!head) return; // no commit yet: nothing a clone of the origin could not give back
     const branch = await git(workspace, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '');
-    const gitDir = await git(workspace, ['rev-parse', '--absolute-git-dir']);
-    // A copy of the session's index: its own (what is staged) is left as it is, and the cached file stats in
-    // the copy mean only changed files are hashed again.
-    const index = { GIT_INDEX_FILE: join(gitDir, 'station-checkpoint.index') };
-    await copyFile(join(gitDir, 'index'), index.GIT_INDEX_FILE).catch(() => git(workspace, ['read-tree', 'HEAD'], index));
-    await git(workspace, ['add', '--all', '--', '.'], index);
-    const tree = await git(workspace, ['write-tree'], index);
-    await rm(index.GIT_INDEX_FILE, { force: true });
+    const tree = await workingTreeId((args, env) => git(workspace, args, env));
     const snapshot = await git(workspace, ['commit-tree', tree, '-p', head, '-m', `station checkpoint\n\nbranch: ${branch}`]);
     await git(workspace, ['update-ref', WORKTREE_REF, snapshot]);
 

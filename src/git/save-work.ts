@@ -2,10 +2,10 @@
 // the state directory: a git bundle of every branch (commits on no remote included) plus, when the working tree
 // has changes no commit holds, a commit of them (ref refs/station/uncommitted in the bundle) and the same as a
 // plain patch. Restore with `git clone <bundle>` or `git fetch <bundle> 'refs/*:refs/saved/*'`, or `git apply`.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runHardenedGit } from './hardening.js';
+import { workingTreeId } from './working-tree.js';
 
 /** The worker's hardened git (hardening.ts): saving runs no hook, fsmonitor or driver the workspace configured. */
 function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -14,26 +14,13 @@ function git(cwd: string, args: string[], env: Record<string, string> = {}): Pro
 
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
-/** The working tree's content (untracked files included, .gitignore respected) as a tree id, the index untouched. */
-async function workingTree(workspace: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'station-save-'));
-  try {
-    const env = { GIT_INDEX_FILE: join(dir, 'index') };
-    await git(workspace, ['read-tree', '--empty'], env);
-    await git(workspace, ['add', '--all', '--', '.'], env);
-    return await git(workspace, ['write-tree'], env);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * Save the work in `workspace` that would be lost with it, into a new directory under `savedDir`. Returns that
  * directory, or undefined when everything is committed and every commit is on a remote (nothing to lose).
  */
 export async function saveUnsavedWork(workspace: string, savedDir: string): Promise<string | undefined> {
   const head = await git(workspace, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '');
-  const tree = await workingTree(workspace);
+  const tree = await workingTreeId((args, env) => git(workspace, args, env));
   const headTree = head ? await git(workspace, ['rev-parse', `${head}^{tree}`]) : EMPTY_TREE;
   const uncommitted = tree !== headTree;
   // Commits of HEAD (detached too) or any local branch that no remote-tracking ref contains (all, with no remote).

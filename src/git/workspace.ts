@@ -1,10 +1,10 @@
 // The local workspace of a session and every git operation on it, done by the program with git itself
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
-import { cp, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { GitProcess } from './git-process.js';
 import { CloneCache } from './clone-cache.js';
+import { workingTreeId } from './working-tree.js';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../backends/errors.js';
 import { gitAuthEnv, riskyLocalConfigKeys } from './credentials.js';
@@ -297,18 +297,7 @@ export class LocalWorkspace {
 
   /** A content snapshot of the working tree (tracked and untracked, .gitignore respected), as a git tree id. */
   async snapshot(ref: WorkspaceRef, signal: AbortSignal): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'station-index-'));
-    const index = join(dir, 'index');
-    try {
-      // Starting from the real index means only changed files are hashed again.
-      const gitDir = (await (await this.git(ref.workspace_path, signal)).raw(['rev-parse', '--absolute-git-dir'])).trim();
-      await cp(join(gitDir, 'index'), index).catch(() => undefined);
-      const git = await this.git(ref.workspace_path, signal, { GIT_INDEX_FILE: index });
-      await git.raw(['add', '--all', '--', '.']);
-      return (await git.raw(['write-tree'])).trim();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return workingTreeId(async (args, env) => (await (await this.git(ref.workspace_path, signal, env)).raw(args)).trim());
   }
 
   /** Files that differ between two snapshots, as git sees them (renames detected). */

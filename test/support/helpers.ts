@@ -91,3 +91,17 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     mainRequests: (w) => w.openai.mainRequests(),
   },
 ];
+
+/** Payloads in `temporal workflow show --output json` are base64: decode every one, so the search sees their text. */
+export function decodePayloads(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const child of node) decodePayloads(child, out);
+  } else if (node && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    if (typeof record.data === 'string' && record.metadata && typeof record.metadata === 'object') {
+      out.push(Buffer.from(record.data, 'base64').toString('utf8'));
+    }
+    for (const child of Object.values(record)) decodePayloads(child, out);
+  }
+  return out;
+}
