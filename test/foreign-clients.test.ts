@@ -30,8 +30,13 @@ describe('clients we did not write', function () {
       const prefix = `py_${backend.replace('-', '_')}_${Date.now()}`;
       const args = JSON.stringify({ address: w.temporal.address, task_queue: w.config.temporal.task_queue, repo_url: url, backend, prefix });
       const { stdout } = await run('python3', [join(ROOT, 'test', 'clients', 'python_session.py'), args], { timeout: 240_000, maxBuffer: 32 << 20 }).catch(
-        (err: Error & { stderr?: string }) => {
-          throw new Error(`the Python client failed: ${err.stderr?.trim().split('\n').slice(-5).join(' | ') ?? err.message}`);
+        (err: Error & { stderr?: string; stdout?: string; signal?: string; code?: number }) => {
+          const stderr = err.stderr?.trim().split('\n') ?? [];
+          const fatal = stderr.findIndex((line) => line.startsWith('Fatal Python error'));
+          const shown = fatal >= 0 ? stderr.slice(fatal, fatal + 12) : stderr.slice(-5);
+          throw new Error(
+            `the Python client failed (exit ${err.code ?? err.signal}, ${err.stdout?.length ?? 0} bytes of report): ${shown.join(' | ') || err.message}`,
+          );
         },
       );
       const report = JSON.parse(stdout);
