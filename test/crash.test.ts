@@ -4,11 +4,12 @@
 // never block a session. Real Temporal, real git server.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { CodingClient } from '../src/client/client.js';
+import { LocalWorkspace } from '../src/git/workspace.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
@@ -75,6 +76,24 @@ describe('crash safety of git operations', function () {
       await client.close({ session_id });
     });
   }
+
+  it('an operation run again under its key (the local activity, then the activity on the workspace worker) returns what it did; another key does not', async () => {
+    const url = await w.git.createRepo('crash-same-key');
+    const workspace = LocalWorkspace.fromConfig(w.config);
+    const ref = { session_id: 'same-key', ...(await workspace.open({ session_id: 'same-key', repo_url: url }, AbortSignal.timeout(60_000))) };
+    const signal = AbortSignal.timeout(60_000);
+    const branch = { branch: 'feature/same-key', create: true };
+    const created = await workspace.branch(ref, branch, signal, { key: 'op-1' });
+    assert.deepEqual(await workspace.branch(ref, branch, signal, { key: 'op-1' }), created, 'the same operation again: its result');
+    await assert.rejects(workspace.branch(ref, branch, signal, { key: 'op-2' }), /already exists/, 'another operation: refused');
+
+    writeFileSync(join(ref.workspace_path, 'same-key.txt'), 'x\n');
+    const commit = { message: 'Same key', add_all: true };
+    const committed = await workspace.commit(ref, commit, signal, { key: 'op-3' });
+    assert.deepEqual(await workspace.commit(ref, commit, signal, { key: 'op-3' }), committed, 'the same commit, not a second one');
+    await assert.rejects(workspace.commit(ref, commit, signal, { key: 'op-4' }), /nothing to commit/);
+    rmSync(ref.workspace_path, { recursive: true, force: true });
+  });
 
   it('SIGTERM to a worker during a task hands the task over: it continues on the restarted worker from its baseline and is recorded once, as done', async () => {
     const url = await w.git.createRepo('crash-sigterm');

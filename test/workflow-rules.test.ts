@@ -12,7 +12,7 @@ import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPE, type OpenInput } from '../src/contract.js';
 import { workflowBundle } from '../src/workflow-bundle.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, openUpdate, statusQuery } from '../src/workflows/definitions.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, statusQuery } from '../src/workflows/definitions.js';
 import type { SessionRunOptions } from '../src/workflows/coding-session.js';
 import { getWorld, ROOT } from './support/world.js';
 import { stubActivities, type StubLog } from './support/stub-activities.js';
@@ -250,6 +250,40 @@ describe('session workflow rules (stub activities)', function () {
     );
     await handle.executeUpdate(closeUpdate, { args: [{}] });
     await record('failover', handle);
+  });
+
+  it('branch and commit run inside the workflow task (local activities) on the worker holding the workspace, else as activities on its queue', async () => {
+    const scheduled = async (handle: WorkflowHandle) => {
+      const events = (await handle.fetchHistory()).events!;
+      return {
+        local: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+        activities: events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      };
+    };
+    const here = await start({});
+    await here.executeUpdate(branchUpdate, { args: [{ branch: 'feature/here', create: true }] });
+    await here.executeUpdate(commitUpdate, { args: [{ message: 'here' }] });
+    await here.executeUpdate(closeUpdate, { args: [{}] });
+    await record('local-git-operations', here);
+    const onHere = await scheduled(here);
+    assert.equal(onHere.local, 2, 'branch and commit as local activities');
+    assert.deepEqual(onHere.activities.filter((a) => a === 'createBranch' || a === 'commitChanges'), []);
+
+    // The workspace is on another worker: the local activity declines there, the regular one runs on that queue.
+    const elsewhere = await Worker.create({ connection, taskQueue: `${taskQueue}@elsewhere`, activities: stubActivities(taskQueue).activities });
+    const elsewhereRun = elsewhere.run();
+    try {
+      const there = await start({ title: 'elsewhere' });
+      const branch = await there.executeUpdate(branchUpdate, { args: [{ branch: 'feature/there', create: true }] });
+      assert.equal(branch.branch, 'feature/there');
+      await there.executeUpdate(commitUpdate, { args: [{ message: 'there' }] });
+      await there.executeUpdate(closeUpdate, { args: [{}] });
+      const onThere = await scheduled(there);
+      assert.deepEqual(onThere.activities.filter((a) => a === 'createBranch' || a === 'commitChanges'), ['createBranch', 'commitChanges']);
+    } finally {
+      elsewhere.shutdown();
+      await elsewhereRun;
+    }
   });
 
   it('cancelling the workflow closes the session and applies its cleanup policy', async () => {

@@ -70,7 +70,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
   /** Run `fn` with a heartbeat every second (liveness and cancellation; a task's progress also beats on news), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
     const ctx = Context.current();
-    const beat = () => ctx.heartbeat(details?.());
+    // A local activity has no heartbeat (the workflow task it runs in is its liveness).
+    const beat = () => {
+      if (!ctx.info.isLocal) ctx.heartbeat(details?.());
+    };
     beat();
     const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
     // A worker shutting down (SIGTERM) stops its operations with this reason: they are handed over, not cancelled.
@@ -96,6 +99,20 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     }
     const shutdown = handedOver();
     if (shutdown) throw shutdown;
+    return result;
+  }
+
+  async function createBranch(session: SessionRef, req: BranchRequest, operation?: string) {
+    const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef(operation)));
+    await saveCheckpoint(session);
+    faultAfter('branch');
+    return result;
+  }
+
+  async function commitChanges(session: SessionRef, req: CommitRequest, operation?: string) {
+    const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef(operation)));
+    await saveCheckpoint(session);
+    faultAfter('commit');
     return result;
   }
 
@@ -197,18 +214,25 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       );
     },
 
-    async createBranch(session: SessionRef, req: BranchRequest) {
-      const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef()));
-      await saveCheckpoint(session);
-      faultAfter('branch');
-      return result;
+    async createBranch(session: SessionRef, req: BranchRequest, operation?: string) {
+      return createBranch(session, req, operation);
     },
 
-    async commitChanges(session: SessionRef, req: CommitRequest) {
-      const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef()));
-      await saveCheckpoint(session);
-      faultAfter('commit');
-      return result;
+    async commitChanges(session: SessionRef, req: CommitRequest, operation?: string) {
+      return commitChanges(session, req, operation);
+    },
+
+    /**
+     * The same two operations as local activities: run inside the workflow task, which saves the activity task and
+     * the second workflow task (half the round trips of a branch or commit), when this worker holds the workspace.
+     * null when it does not: the workflow then sends the regular activity to the worker that does.
+     */
+    async createBranchHere(worker_queue: string, session: SessionRef, req: BranchRequest, operation: string) {
+      return worker_queue === hostQueue ? createBranch(session, req, operation) : null;
+    },
+
+    async commitChangesHere(worker_queue: string, session: SessionRef, req: CommitRequest, operation: string) {
+      return worker_queue === hostQueue ? commitChanges(session, req, operation) : null;
     },
 
     async pushBranch(session: SessionRef, req: PushRequest) {
@@ -245,11 +269,15 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/** This activity's operation: the same key on every attempt (workflow run and activity id), and whether it is a retry. */
-function operationRef(): OperationRef {
-  const { workflowExecution: run, activityId, attempt } = Context.current().info;
-  const key = createHash('sha256').update(`${run?.workflowId}\0${run?.runId}\0${activityId}`).digest('hex').slice(0, 20);
-  return { key, retry: attempt > 1 };
+/**
+ * The operation's key: the same on every attempt, whichever worker runs it and whether as a local activity or
+ * not. The workflow names the operation (its update id); an activity scheduled by an older workflow that does not
+ * is keyed by its activity id.
+ */
+function operationRef(operation: string | undefined): OperationRef {
+  const { workflowExecution: run, activityId } = Context.current().info;
+  const key = createHash('sha256').update(`${run?.workflowId}\0${run?.runId}\0${operation ?? activityId}`).digest('hex').slice(0, 20);
+  return { key };
 }
 
 /**

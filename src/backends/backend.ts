@@ -91,10 +91,8 @@ export type ProgressSink = (event: ProgressEvent) => void;
  * "nothing to commit").
  */
 export interface OperationRef {
-  /** Stable across the attempts of one operation, different for every other operation. */
+  /** Stable across the attempts of one operation (on any worker, local activity or not), different for every other operation. */
   key: string;
-  /** A later attempt: an earlier one may have done the work. */
-  retry: boolean;
 }
 
 export interface CodingBackend {

@@ -31,8 +31,8 @@ export class GitProcess {
     private readonly options: GitProcessOptions = {},
   ) {}
 
-  /** Run `git <args>`; resolves to stdout, rejects with stderr (or the reason) when git fails. */
-  raw(args: string[]): Promise<string> {
+  /** Run `git <args>` (with `env` added to the process's); resolves to stdout, rejects with stderr (or the reason) when git fails. */
+  raw(args: string[], env?: Record<string, string>): Promise<string> {
     return new Promise((resolve, reject) => {
       if (this.signal.aborted) return reject(new GitCommandError('git aborted by signal', undefined));
       let silent = false;
@@ -40,7 +40,7 @@ export class GitProcess {
       const child = execFile(
         'git',
         [...config, ...args],
-        { cwd: this.baseDir, env: this.env, signal: this.signal, maxBuffer: MAX_OUTPUT, encoding: 'utf8', windowsHide: true },
+        { cwd: this.baseDir, env: env ? { ...this.env, ...env } : this.env, signal: this.signal, maxBuffer: MAX_OUTPUT, encoding: 'utf8', windowsHide: true },
         (err, stdout, stderr) => {
           clearTimeout(timer);
           if (!err) return resolve(stdout);

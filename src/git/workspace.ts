@@ -21,6 +21,8 @@ import type { CodingConfig } from '../config.js';
 
 /** The commit trailer naming the operation that made a commit, so that a retry of it finds it. */
 export const OPERATION_TRAILER = 'Station-Operation';
+/** How HEAD's reflog names the operation that created a branch (GIT_REFLOG_ACTION of the checkout). */
+const BRANCH_REFLOG = 'station-coding operation';
 
 export interface WorkspaceSettings {
   base_path: string;
@@ -185,12 +187,14 @@ export class LocalWorkspace {
     const previous = await this.currentBranch(ref.workspace_path, signal);
     const exists = await this.refExists(git, `refs/heads/${req.branch}`);
     if (req.create) {
-      if (exists && op?.retry) {
-        const earlier = await this.branchCreatedByEarlierAttempt(git, req.branch, previous);
+      if (exists && op) {
+        const earlier = await this.branchCreatedBy(git, op, req.branch, previous);
         if (earlier) return earlier;
       }
       if (exists) throw new CodingError(`branch '${req.branch}' already exists: switch to it with create: false`, 'conflict');
-      await git.raw(['checkout', '-b', req.branch]).catch((err) => {
+      // HEAD's reflog entry names the operation: a retry (whichever worker or path runs it) finds its own switch.
+      const reflog = op ? { GIT_REFLOG_ACTION: `${BRANCH_REFLOG} ${op.key}: moving from ${previous ?? '(detached)'} to ${req.branch}` } : undefined;
+      await git.raw(['checkout', '-b', req.branch], reflog).catch((err) => {
         throw this.gitFailure(err, ref, `create branch ${req.branch}`);
       });
       return { success: true, branch: req.branch, created: true, previous_branch: previous };
@@ -210,28 +214,22 @@ export class LocalWorkspace {
   }
 
   /**
-   * A retried `create` whose first attempt created and checked out the branch (and then lost its result): the
-   * branch is current, has never moved since it was created, and HEAD's last move was the switch to it.
+   * The branch exists because this very operation created it (an earlier attempt that lost its result): it is
+   * current, and HEAD's last move is the switch that attempt recorded under the operation's key.
    */
-  private async branchCreatedByEarlierAttempt(git: GitProcess, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
+  private async branchCreatedBy(git: GitProcess, op: OperationRef, branch: string, current: string | undefined): Promise<BranchResult | undefined> {
     if (current !== branch) return undefined;
-    const branchLog = (await git.raw(['reflog', 'show', '--format=%gs', `refs/heads/${branch}`]).catch(() => '')).trim().split('\n');
-    if (branchLog.length !== 1 || !branchLog[0]!.startsWith('branch: Created from')) return undefined;
     const headMove = (await git.raw(['reflog', '-1', '--format=%gs', 'HEAD']).catch(() => '')).trim();
-    const moved = /^checkout: moving from (.+) to (.+)$/.exec(headMove);
-    if (moved?.[2] !== branch) return undefined;
-    return { success: true, branch, created: true, previous_branch: moved[1] };
+    const prefix = `${BRANCH_REFLOG} ${op.key}: moving from `;
+    if (!headMove.startsWith(prefix) || !headMove.endsWith(` to ${branch}`)) return undefined;
+    const previous = headMove.slice(prefix.length, -` to ${branch}`.length);
+    return { success: true, branch, created: true, previous_branch: previous === '(detached)' ? undefined : previous };
   }
 
   async commit(ref: WorkspaceRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef): Promise<CommitResult> {
     await this.assertExists(ref);
     await removeStaleLocks(ref.workspace_path);
     const git = await this.authorGit(ref.workspace_path, signal);
-    if (op?.retry) {
-      // The commit an earlier attempt made carries this operation's key: return it instead of committing again.
-      const key = (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
-      if (key === op.key) return this.commitResult(git, ref, signal);
-    }
     const staging = async () => {
       if (req.add_all) await git.raw(['add', '--all']);
       return (await git.raw(['diff', '--cached', '--name-only'])).trim();
@@ -240,6 +238,9 @@ export class LocalWorkspace {
       throw this.gitFailure(err, ref, 'stage changes');
     });
     if (!staged) {
+      // Nothing to commit because an earlier attempt of this operation committed it (and lost its result)?
+      const key = op && (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
+      if (key && key === op.key) return this.commitResult(git, ref, signal);
       throw new CodingError(
         req.add_all ? 'nothing to commit: the workspace has no changes' : 'nothing to commit: no staged changes (use add_all: true to stage every change)',
         'conflict',

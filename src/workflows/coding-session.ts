@@ -153,11 +153,11 @@ function wireHandlers(session: Session): void {
       if (exhausted) throw failure(exhausted, 'budget_exhausted');
     },
   });
-  setHandler(branchUpdate, (input) => session.branch(request(BranchInput, input)), {
+  setHandler(branchUpdate, (input) => session.branch(request(BranchInput, input), currentUpdateInfo()?.id), {
     description: 'coding_branch: create or switch to a branch.',
     validator: validator(BranchInput, 'coding_branch'),
   });
-  setHandler(commitUpdate, (input) => session.commit(request(CommitInput, input)), {
+  setHandler(commitUpdate, (input) => session.commit(request(CommitInput, input), currentUpdateInfo()?.id), {
     description: 'coding_commit: stage and commit the workspace changes.',
     validator: validator(CommitInput, 'coding_commit'),
   });

@@ -10,6 +10,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   upsertMemo,
   upsertSearchAttributes,
@@ -295,20 +296,28 @@ export class Session {
     target.scope?.cancel();
   }
 
-  async branch(req: BranchRequest): Promise<BranchResult> {
+  async branch(req: BranchRequest, operation: string | undefined): Promise<BranchResult> {
     return (await this.exclusive('branch', async () => {
-      const result = await this.onHost(() => this.hostActivities(`branch: ${req.create ? 'create ' : ''}${req.branch}`).createBranch(this.opened!.session, req)).catch((err) =>
-        this.fail(err, 'branch'),
-      );
+      const summary = `branch: ${req.create ? 'create ' : ''}${req.branch}`;
+      const result = await this.onHostQuick(
+        (queue, op) => this.localActivities(summary).createBranchHere(queue, this.opened!.session, req, op),
+        () => this.hostActivities(summary).createBranch(this.opened!.session, req, operation),
+        operation,
+      ).catch((err) => this.fail(err, 'branch'));
       this.status.branch = result.branch;
       return result;
     }))!;
   }
 
-  async commit(req: CommitRequest): Promise<CommitResult> {
-    return (await this.exclusive('commit', () =>
-      this.onHost(() => this.hostActivities(`commit: ${oneLine(req.message, 60)}`).commitChanges(this.opened!.session, req)).catch((err) => this.fail(err, 'commit')),
-    ))!;
+  async commit(req: CommitRequest, operation: string | undefined): Promise<CommitResult> {
+    return (await this.exclusive('commit', () => {
+      const summary = `commit: ${oneLine(req.message, 60)}`;
+      return this.onHostQuick(
+        (queue, op) => this.localActivities(summary).commitChangesHere(queue, this.opened!.session, req, op),
+        () => this.hostActivities(summary).commitChanges(this.opened!.session, req, operation),
+        operation,
+      ).catch((err) => this.fail(err, 'commit'));
+    }))!;
   }
 
   async push(req: PushRequest): Promise<PushResult> {
@@ -374,6 +383,20 @@ export class Session {
     }
   }
 
+  /**
+   * A short git operation: first as a local activity, in this workflow task, which does it when its worker holds
+   * the workspace (the usual case: workflow tasks stick to the worker that opened the session); otherwise, or in a
+   * history from before this existed, as an activity on the workspace's worker. Both carry the same operation key,
+   * so a retry on either path finds what the other did.
+   */
+  private async onHostQuick<T>(here: (queue: string, operation: string) => Promise<T | null>, there: () => Promise<T>, operation: string | undefined): Promise<T> {
+    if (operation !== undefined && patched('local-git')) {
+      const done = await here(this.opened!.worker_queue, operation);
+      if (done !== null) return done;
+    }
+    return this.onHost(there);
+  }
+
   /** Move the session to the worker that re-created its workspace, and pin to it. */
   private async failover(): Promise<void> {
     const opened = this.opened!;
@@ -386,6 +409,14 @@ export class Session {
     if (restored.branch) this.status.branch = restored.branch;
     this.status.failovers = [...(this.status.failovers ?? []), { from: lost, to: workerOf(restored.worker_queue), at: new Date(Date.now()).toISOString() }];
     this.publish();
+  }
+
+  private localActivities(summary: string) {
+    return proxyLocalActivities<Activities>({
+      startToCloseTimeout: '30 minutes',
+      retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '1 second' },
+      summary,
+    });
   }
 
   private hostActivities(summary: string, extra: Partial<ActivityOptions> = {}) {

@@ -12,7 +12,8 @@ export interface StubLog {
 
 /**
  * Knobs a test sets through the start input's title: `idle=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
- * `lost` (the workspace's worker queue is served by nobody; a checkpoint store is configured, lost after 1 s).
+ * `lost` (the workspace's worker queue is served by nobody; a checkpoint store is configured, lost after 1 s),
+ * `elsewhere` (the workspace's worker queue is `<taskQueue>@elsewhere`, which a test serves with a second worker).
  */
 function knobs(title: string | undefined): Record<string, string> {
   return Object.fromEntries((title ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.split('=')[0], kv.split('=')[1] ?? '1']));
@@ -37,10 +38,18 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
     const ctx = Context.current();
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      ctx.heartbeat();
+      if (!ctx.info.isLocal) ctx.heartbeat();
       await ctx.sleep(Math.min(50, end - Date.now()));
     }
   };
+
+  const createBranch: Activities['createBranch'] = async (_session, req) =>
+    tracked(`branch ${req.branch}`, async () => {
+      await work(30);
+      return { success: true, branch: req.branch, created: req.create };
+    });
+  const commitChanges: Activities['commitChanges'] = async (_session, req) =>
+    tracked(`commit ${req.message}`, async () => ({ success: true, commit_hash: 'f'.repeat(40), files_changed: 1, insertions: 1, deletions: 0 }));
 
   const activities = {
     async registerSearchAttributes() {
@@ -56,7 +65,7 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
           session: { session_id: start.session_id, backend: start.backend ?? 'claudecode', workspace_path: `/stub/${start.session_id}`, managed: true, repo_url: start.repo_url },
           repo_cloned: true,
           branch: 'main',
-          worker_queue: k.lost ? `${taskQueue}@gone-host` : taskQueue,
+          worker_queue: k.lost ? `${taskQueue}@gone-host` : k.elsewhere ? `${taskQueue}@elsewhere` : taskQueue,
           ...(k.lost ? { checkpoint: true, worker_lost_after_ms: 1000 } : {}),
           cleanup_policy: start.cleanup_policy ?? 'on_session_end',
           idle_timeout_ms: Number(k.idle ?? 3_600_000),
@@ -75,14 +84,14 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
         return { success: true, summary: `did: ${req.instruction}`, files_changed: [], trace: { backend: session.backend, tokens, cost, duration_ms: ms, tool_calls: [] } };
       });
     },
-    async createBranch(_session, req) {
-      return tracked(`branch ${req.branch}`, async () => {
-        await work(30);
-        return { success: true, branch: req.branch, created: req.create };
-      });
+    createBranch,
+    commitChanges,
+    // The local-activity forms do it when the session's worker queue is this one, like the real ones.
+    async createBranchHere(queue, session, req) {
+      return queue === taskQueue ? createBranch(session, req) : null;
     },
-    async commitChanges(_session, req) {
-      return tracked(`commit ${req.message}`, async () => ({ success: true, commit_hash: 'f'.repeat(40), files_changed: 1, insertions: 1, deletions: 0 }));
+    async commitChangesHere(queue, session, req) {
+      return queue === taskQueue ? commitChanges(session, req) : null;
     },
     async pushBranch(_session, req) {
       return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
