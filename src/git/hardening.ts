@@ -103,6 +103,25 @@ async function configKeys(baseDir: string, signal: AbortSignal): Promise<string[
 }
 
 /**
+ * The worker itself just made the repository in `baseDir` (init, clone) or changed its config with git: the config
+ * holds only what git and the worker wrote, none of the drivers hardenedConfig overrides. Remembered as it is now,
+ * so the next command does not list it again (a later change by anyone else changes the stamp).
+ */
+export async function rememberWorkerConfig(baseDir: string): Promise<void> {
+  const cached = keysSeen.get(baseDir);
+  const files = cached?.files ?? [join(baseDir, '.git', 'config')];
+  keysSeen.set(baseDir, { files, stamp: await stampOf(files), keys: cached?.keys ?? [] });
+}
+
+/**
+ * A git that creates a repository (init, clone): it reads no repository's config, so there is nothing to list;
+ * otherwise the same as hardenedGit.
+ */
+export function hardenedGitForNewRepository(baseDir: string, signal: AbortSignal, timeoutSec: number, extraEnv: Record<string, string> = {}): GitProcess {
+  return new GitProcess(baseDir, hardenedGitEnv(extraEnv), signal, { config: hardenedConfig([]), silenceMs: timeoutSec * 1000 });
+}
+
+/**
  * A git for one operation in `baseDir`: hardened config and environment, `extraEnv` on top (author, index file,
  * the token header of credentials.ts), cancelled by `signal`, and killed when git stays silent for `timeoutSec`.
  * The repository's own drivers are found from its config keys and overridden.
