@@ -4,8 +4,6 @@
 import type { Command } from 'commander';
 import { CodeInput, CommitInput } from '../../contract.js';
 import { prepare, withConnection, type Finish } from './context.js';
-import { formatReport } from '../format.js';
-import { runTask } from '../run.js';
 import { UsageError } from './errors.js';
 import { addOpenOptions, addTaskOptions, described, openRequest, type OpenOptions, type TaskOptions } from './options.js';
 import { tailPrinter } from './tail.js';
@@ -39,6 +37,8 @@ async function runCommand(words: string[], options: RunOptions, command: Command
   const prepared = await prepare(command);
   const human = !prepared.globals.json;
   const open = { ...openRequest(options), title: options.title ?? instruction.slice(0, 80) };
+  // Loaded when the command runs (run.js brings execa): other commands, `mcp` above all, start without it.
+  const [{ runTask }, { formatReport }] = await Promise.all([import('../run.js'), import('../format.js')]);
   return withConnection(prepared, async ({ client }) => {
     let cancel: (() => Promise<void>) | undefined;
     const onSigint = () => {
