@@ -5,6 +5,7 @@
 //   BENCH_ROUNDS          rounds of the branch / commit / initialize rows (default 25)
 //   BENCH_OPENS           sessions opening at once on the big repository (default 20)
 //   BENCH_TASK_SESSIONS   sessions each running a task on one worker (default 12; the issue's 50 take minutes on 2 cores)
+//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, mcp (default all)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { simpleGit } from 'simple-git';
 import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseCodingConfig, type CodingConfig } from '../src/config.js';
 import { CodingClient } from '../src/client/client.js';
-import { createWorker } from '../src/worker.js';
+import { startWorkerProcess } from '../test/support/worker-process.js';
 import { defaultTaskLimit } from '../src/activities/task-slots.js';
 import { gitAuthEnv } from '../src/git/credentials.js';
 import { GitProcess } from '../src/git/git-process.js';
@@ -32,6 +33,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
 const OPENS = Number(process.env.BENCH_OPENS ?? 20);
 const TASK_SESSIONS = Number(process.env.BENCH_TASK_SESSIONS ?? 12);
 const TOKEN = `bench-${randomBytes(6).toString('hex')}`;
+/** BENCH_ONLY=git,opens,tasks,progress,mcp runs only those parts (default: all). */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
+const only = (part: string) => !ONLY || ONLY.includes(part);
 
 const rows: Array<{ what: string; measured: string; goal: string; met: boolean }> = [];
 const row = (what: string, measured: string, goal: string, met: boolean) => {
@@ -47,37 +51,34 @@ async function main() {
   const connection = await Connection.connect({ address: temporal.address });
   const scratch = await mkdtemp(join(tmpdir(), 'bench-'));
   const claudeHome = await mkdtemp(join(tmpdir(), 'bench-claude-'));
+  // The workers' saved work and agent records stay in the scratch directory (inherited by the worker processes).
+  process.env.STATION_STATE_DIR = join(scratch, 'state');
 
-  /** A worker with its own queue and workspace base; config overrides on top of the bench's. */
+  /**
+   * A worker with its own queue and workspace base (config overrides on top of the bench's), in its own process
+   * as it runs in production: its git processes are forked from a process that holds only the worker, not this
+   * bench's client, fake model and git server (a fork costs more the more memory its parent maps).
+   */
   async function startWorker(label: string, overrides: Partial<Record<string, unknown>> = {}) {
-    const config: CodingConfig = parseCodingConfig({
+    const raw = {
       claudecode: { binary_path: BIN.claude, model: 'claude-sonnet-4-5', home: claudeHome, env: { ANTHROPIC_BASE_URL: fake.url, ANTHROPIC_API_KEY: 'bench' } },
       workspace_base_path: await mkdtemp(join(scratch, `ws-${label}-`)),
       idle_timeout_min: 30,
-      temporal: { address: temporal.address, task_queue: `bench-${label}-${randomBytes(3).toString('hex')}`, worker_id: `bench-${label}` },
+      temporal: { address: temporal.address, task_queue: `bench-${label}-${randomBytes(3).toString('hex')}` },
       ...overrides,
-      git: { token_env: 'BENCH_GIT_TOKEN', ...(overrides.git as object | undefined) },
-    });
-    const native = await NativeConnection.connect({ address: temporal.address });
-    const worker = await createWorker({ connection: native, config });
-    const running = worker.run();
-    const client = new CodingClient(connection, { namespace: 'default', taskQueue: config.temporal.task_queue });
-    return {
-      client,
-      config,
-      async stop() {
-        await worker.shutdown();
-        await running;
-        await native.close();
-      },
+      git: { host: new URL(gitServer.url).host, token_env: 'BENCH_GIT_TOKEN', ...(overrides.git as object | undefined) },
     };
+    const config: CodingConfig = parseCodingConfig(raw);
+    const worker = await startWorkerProcess(BIN.stationCoding, raw, `bench-${label}`, scratch);
+    const client = new CodingClient(connection, { namespace: 'default', taskQueue: config.temporal.task_queue });
+    return { client, config, pid: worker.pid, stop: () => worker.stop() };
   }
 
   const gitEnv = (url: string) => baseChildEnv({ HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0', ...gitAuthEnv(url, TOKEN) });
   const main = await startWorker('main');
 
   // ---- the fixed wait: one git process that prints nothing, through simple-git and through git-process.ts ----
-  {
+  if (only('git')) {
     const dir = join(scratch, 'quiet');
     await run('git', ['init', '--quiet', dir]);
     const args = ['rev-parse', '--verify', '--quiet', 'refs/heads/none'];
@@ -90,7 +91,7 @@ async function main() {
   }
 
   // ---- branch and commit through the workflow vs plain git ----
-  {
+  if (only('git')) {
     const url = await gitServer.createRepo('small', { 'f.txt': '0\n' });
     const { session_id, workspace_path } = await main.client.open({ repo_url: url });
     const plain = join(scratch, 'plain-small');
@@ -112,6 +113,10 @@ async function main() {
         await run('git', [...ident, 'commit', '--quiet', '-a', '-m', `plain ${i}`], { cwd: plain });
       },
     );
+    // The floor every operation pays: an update that does no work (coding_open attaching to the open session).
+    const floor: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) floor.push(await timed(() => main.client.open({ session_id })));
+    console.log(`  an update that does no work (coding_open attaching): ${median(floor).toFixed(0)} ms (median of ${ROUNDS}): Temporal's round trip`);
     await main.client.close({ session_id });
     for (const [what, t] of [
       ['`branch` create through the workflow vs `git checkout -b`', branch],
@@ -123,7 +128,7 @@ async function main() {
   }
 
   // ---- sessions opening at once on one big repository vs one plain clone ----
-  {
+  if (only('opens')) {
     const { url, history, tree } = await bigRepo(gitServer, scratch);
     console.log(`  big repository: ${mb(history)} of git history (40 commits of 3 incompressible files), ${mb(tree)} working tree`);
     const plainClone = async () => {
@@ -149,12 +154,20 @@ async function main() {
     clones.push(await plainClone());
     const none = await opens(uncached.client);
     const empty = await opens(main.client, undefined);
+    // One open at a time, for the cost of one session's round trips with nothing competing.
+    const alone: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      let opened: { session_id: string } | undefined;
+      alone.push(await timed(async () => (opened = await main.client.open({}))));
+      await main.client.close({ session_id: opened!.session_id });
+    }
     await uncached.stop();
     const clone = { ms: median(clones.map((c) => c.ms)), disk: median(clones.map((c) => c.disk)) };
     const mirror = await diskUse(join(main.config.workspace_base_path, '.clone-cache'));
     console.log(`  one plain git clone: ${clone.ms.toFixed(0)} ms, ${mb(clone.disk)} (median of 3); the mirror: ${mb(mirror)}`);
     console.log(`  ${OPENS} opens without the clone cache: ${(none.ms / clone.ms).toFixed(1)}× a clone (${none.ms.toFixed(0)} ms), ${mb(none.disk)} each`);
     console.log(`  ${OPENS} opens of an empty workspace (no git at all: Temporal and the workflow alone): ${(empty.ms / clone.ms).toFixed(1)}× a clone (${empty.ms.toFixed(0)} ms)`);
+    console.log(`  one open of an empty workspace alone: ${median(alone).toFixed(0)} ms (median of 5); ${OPENS} at once took ${(empty.ms / median(alone)).toFixed(1)}× that`);
     for (const [label, r] of [
       ['cold: the mirror made by the first open', cold],
       ['warm: the mirror fetched', warm],
@@ -171,7 +184,7 @@ async function main() {
   }
 
   // ---- many sessions each running a task on one worker ----
-  {
+  if (only('tasks')) {
     fake.setScript(defaultScript({ file: 'task.txt', content: 'x\n', command: 'sleep 1', finalText: 'Done.' }));
     const url = await gitServer.createRepo('tasks', { 'a.txt': 'a\n' });
     const limit = defaultTaskLimit();
@@ -182,7 +195,7 @@ async function main() {
       const claude = agentProcesses();
       peakAgents = Math.max(peakAgents, claude.length);
       peakAgentRss = Math.max(peakAgentRss, claude.reduce((sum, p) => sum + p.rss, 0));
-      peakRss = Math.max(peakRss, rssOf(process.pid));
+      peakRss = Math.max(peakRss, rssOf(main.pid));
     }, 100);
     const opened = await Promise.all(Array.from({ length: TASK_SESSIONS }, () => main.client.open({ repo_url: url })));
     const results = await Promise.all(opened.map((o, i) => main.client.code({ session_id: o.session_id, instruction: `task ${i}` })));
@@ -191,14 +204,14 @@ async function main() {
     const ok = results.filter((r) => r.success).length;
     row(
       `${TASK_SESSIONS} sessions each running a task on one worker (scaled down from 50: 2 cores)`,
-      `${ok}/${TASK_SESSIONS} complete; at most ${peakAgents} claude processes at once (limit ${limit} from ${cpus().length} cores and free memory), ${mb(peakAgentRss)} in them; RSS peak of the process holding the worker (with the client, fake model and git server) ${mb(peakRss)}`,
+      `${ok}/${TASK_SESSIONS} complete; at most ${peakAgents} claude processes at once (limit ${limit} from ${cpus().length} cores and free memory), ${mb(peakAgentRss)} in them; RSS peak of the worker process ${mb(peakRss)}`,
       'a per-worker limit; worker RSS ≤ 1 GB',
       ok === TASK_SESSIONS && peakAgents <= limit && peakRss <= 1024 ** 3,
     );
   }
 
   // ---- a tool call of the agent shown by --tail / MCP progress ----
-  {
+  if (only('progress')) {
     const calls = 5;
     let served: number[] = [];
     const script: FakeScript = ({ turnIndex }) => {
@@ -234,7 +247,7 @@ async function main() {
   }
 
   // ---- `station-coding mcp` answering initialize ----
-  {
+  if (only('mcp')) {
     const t = await interleaved(ROUNDS, () => mcpInitialize(temporal.address), () => run(process.execPath, ['-e', '0']));
     row(
       '`station-coding mcp` answering `initialize` (from spawn)',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 
 export interface WorkerProcess {
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +30,7 @@ export async function startWorkerProcess(bin: string, rawConfig: Record<string, 
     });
   });
   return {
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
