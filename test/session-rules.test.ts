@@ -136,6 +136,10 @@ describe('session rules', function () {
     );
     const status = await w.client.status(session_id);
     assert.ok(names.includes(status.branch!));
+    // The workflow sees its history's length when a workflow task starts. Branches run as local activities, so the
+    // ten can all end within a few tasks that began while the history was short; the next operation sees the
+    // length and the session continues as new once it is done.
+    assert.equal((await w.client.branch({ session_id, branch: names[0]!, create: false })).branch, names[0]);
     const lastRun = (await w.client.handle(session_id).describe()).runId;
     assert.notEqual(lastRun, firstRun, 'the session continued as new');
     const branches = git(opened.workspace_path, 'branch', '--list', 'can/*').split('\n').length;
