@@ -1,7 +1,8 @@
-// One git command run as a child process, its stdout returned. Replaces simple-git for the workspace: simple-git
-// waits a fixed 50 ms after every git process that prints nothing (a branch costs ~50 ms, a commit ~100 ms, a code
-// task's two snapshots ~100 ms), and rejects only when git also wrote to stderr. Here the exit code decides.
-import { execFile } from 'node:child_process';
+// One git command run as a child process (started by the spawn helper, ../process/spawn-helper.ts), its stdout
+// returned. Replaces simple-git for the workspace: simple-git waits a fixed 50 ms after every git process that
+// prints nothing (a branch costs ~50 ms, a commit ~100 ms, a code task's two snapshots ~100 ms), and rejects only
+// when git also wrote to stderr. Here the exit code decides.
+import { runShortCommand } from '../process/spawn-helper.js';
 
 /** Output beyond this is an error, not a silent truncation (a diff-tree of a huge change stays far below). */
 const MAX_OUTPUT = 256 * 1024 * 1024;
@@ -32,39 +33,17 @@ export class GitProcess {
   ) {}
 
   /** Run `git <args>` (with `env` added to the process's); resolves to stdout, rejects with stderr (or the reason) when git fails. */
-  raw(args: string[], env?: Record<string, string>): Promise<string> {
-    return new Promise((resolve, reject) => {
-      if (this.signal.aborted) return reject(new GitCommandError('git aborted by signal', undefined));
-      let silent = false;
-      const config = (this.options.config ?? []).flatMap((setting) => ['-c', setting]);
-      const child = execFile(
-        'git',
-        [...config, ...args],
-        { cwd: this.baseDir, env: env ? { ...this.env, ...env } : this.env, signal: this.signal, maxBuffer: MAX_OUTPUT, encoding: 'utf8', windowsHide: true },
-        (err, stdout, stderr) => {
-          clearTimeout(timer);
-          if (!err) return resolve(stdout);
-          // git-failure.ts reads these two phrases as a cancel and as a silence timeout.
-          if (err.name === 'AbortError') return reject(new GitCommandError('git aborted by signal', undefined));
-          if (silent) return reject(new GitCommandError(`git block timeout reached: it printed nothing for ${this.options.silenceMs} ms`, undefined));
-          const code = typeof err.code === 'number' ? err.code : undefined;
-          reject(new GitCommandError(stderr.trim() || stdout.trim() || err.message, code));
-        },
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const arm = () => {
-        if (!this.options.silenceMs) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          silent = true;
-          child.kill('SIGKILL');
-        }, this.options.silenceMs);
-      };
-      arm();
-      child.stdout?.on('data', arm);
-      child.stderr?.on('data', arm);
-      // git reads nothing from stdin: a command that would prompt gets end-of-file instead of hanging.
-      child.stdin?.end();
-    });
+  async raw(args: string[], env?: Record<string, string>): Promise<string> {
+    if (this.signal.aborted) throw new GitCommandError('git aborted by signal', undefined);
+    const config = (this.options.config ?? []).flatMap((setting) => ['-c', setting]);
+    const result = await runShortCommand(
+      { file: 'git', args: [...config, ...args], cwd: this.baseDir, env: env ? { ...this.env, ...env } : this.env, maxBuffer: MAX_OUTPUT, silenceMs: this.options.silenceMs },
+      this.signal,
+    );
+    if (result.code === 0) return result.stdout;
+    // git-failure.ts reads these two phrases as a cancel and as a silence timeout.
+    if (this.signal.aborted) throw new GitCommandError('git aborted by signal', undefined);
+    if (result.silenced) throw new GitCommandError(`git block timeout reached: it printed nothing for ${this.options.silenceMs} ms`, undefined);
+    throw new GitCommandError(result.stderr.trim() || result.stdout.trim() || result.error || 'git failed', result.code);
   }
 }

@@ -65,6 +65,8 @@ export function hardenedGitEnv(extra: Record<string, string> = {}): Record<strin
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_ATTR_NOSYSTEM: '1',
     GIT_TERMINAL_PROMPT: '0',
+    // git's messages in English whatever the worker's locale: git-failure.ts reads them, and stats are parsed.
+    LC_ALL: 'C',
     ...extra,
   });
 }

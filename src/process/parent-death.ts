@@ -22,9 +22,9 @@ function startable(file: string, path: string | undefined): boolean {
   return (path ?? '').split(delimiter).some((dir) => dir !== '' && isExecutable(join(dir, file)));
 }
 
-/** The command that runs `file args` and dies with the worker (SIGKILL), where the OS allows it. */
-export function dyingWithWorker(file: string, args: string[], env: Record<string, string | undefined>): { file: string; args: string[] } {
+/** The command that runs `file args` and is sent `signal` when the worker dies, where the OS allows it. */
+export function dyingWithWorker(file: string, args: string[], env: Record<string, string | undefined>, signal: 'KILL' | 'TERM' = 'KILL'): { file: string; args: string[] } {
   const wrapper = setpriv();
   if (!wrapper || !startable(file, env.PATH)) return { file, args };
-  return { file: wrapper, args: ['--pdeathsig', 'KILL', '--', file, ...args] };
+  return { file: wrapper, args: ['--pdeathsig', signal, '--', file, ...args] };
 }
