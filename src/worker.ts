@@ -32,10 +32,9 @@ export interface WorkerOptions {
   tracing?: Tracing;
 }
 
-/** Workflow spans leave the sandbox through this sink; without tracing they are dropped here. */
-function workflowSpanSinks(tracing: Tracing | undefined): InjectedSinks<OpenTelemetrySinks> {
-  if (tracing) return { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
-  return { exporter: { export: { fn: () => {} } } };
+/** Workflow spans leave the sandbox through this sink (a traced worker runs the bundle with the interceptors). */
+function workflowSpanSinks(tracing: Tracing): InjectedSinks<OpenTelemetrySinks> {
+  return { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
 }
 
 export async function createWorker({ connection, config, env, tracing }: WorkerOptions): Promise<CodingWorker> {
@@ -66,7 +65,7 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
     maxHeartbeatThrottleInterval: '100 milliseconds',
     defaultHeartbeatThrottleInterval: '100 milliseconds',
     shutdownGraceTime: '10 seconds',
-    sinks: workflowSpanSinks(tracing),
+    ...(tracing ? { sinks: workflowSpanSinks(tracing) } : {}),
     interceptors: tracing
       ? {
           activity: [
@@ -78,7 +77,7 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
         }
       : {},
   };
-  const shared = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowBundle: await workflowBundle() });
+  const shared = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowBundle: await workflowBundle({ traced: tracing !== undefined }) });
   const host = await Worker.create({ ...common, taskQueue: hostQueue });
 
   let running: Promise<void> | undefined;
