@@ -44,20 +44,24 @@ export async function diskUse(dir: string): Promise<number> {
 export const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 
 /**
- * The claude agents this process started (its children whose command line names claude), each with the RSS of its
- * whole process tree (claude's own helpers and tools included).
+ * The claude agents a worker process started: the outermost processes under it whose command line names claude
+ * (bwrap or setpriv around claude, or claude itself), each with the RSS of its whole process tree.
  */
-export function agentProcesses(): Array<{ pid: number; rss: number }> {
-  const found: Array<{ pid: number; rss: number }> = [];
-  for (const pid of descendantsOf(process.pid).keys()) {
+export function agentProcesses(worker: number): Array<{ pid: number; rss: number }> {
+  const names = (pid: number) => {
     try {
-      if (procStat(pid)?.ppid !== process.pid || !/claude/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
-      let rss = rssOf(pid);
-      for (const child of descendantsOf(pid).keys()) rss += rssOf(child);
-      found.push({ pid, rss });
+      return /claude/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
     } catch {
-      // gone
+      return false;
     }
+  };
+  const found: Array<{ pid: number; rss: number }> = [];
+  for (const pid of descendantsOf(worker).keys()) {
+    const parent = procStat(pid)?.ppid;
+    if (!names(pid) || (parent !== undefined && parent !== worker && names(parent))) continue;
+    let rss = rssOf(pid);
+    for (const child of descendantsOf(pid).keys()) rss += rssOf(child);
+    found.push({ pid, rss });
   }
   return found;
 }

@@ -192,7 +192,7 @@ async function main() {
     let peakAgentRss = 0;
     let peakRss = 0;
     const sampler = setInterval(() => {
-      const claude = agentProcesses();
+      const claude = agentProcesses(main.pid);
       peakAgents = Math.max(peakAgents, claude.length);
       peakAgentRss = Math.max(peakAgentRss, claude.reduce((sum, p) => sum + p.rss, 0));
       peakRss = Math.max(peakRss, rssOf(main.pid));
