@@ -1,6 +1,6 @@
 // The local workspace of a session and every git operation on it, done by the program with git itself
 // (never by asking the model). Shared by all local backends; a remote agent (NATS) uses it on its host.
-import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { GitProcess } from './git-process.js';
 import { CloneCache } from './clone-cache.js';
@@ -189,20 +189,22 @@ export class LocalWorkspace {
     await this.assertExists(ref);
     await removeStaleLocks(ref.workspace_path);
     const git = await this.git(ref.workspace_path, signal);
-    const [previous, exists] = await Promise.all([this.currentBranch(ref.workspace_path, signal), this.refExists(git, `refs/heads/${req.branch}`)]);
+    const previous = await this.currentBranch(ref.workspace_path, signal);
     if (req.create) {
-      if (exists && op) {
-        const earlier = await this.branchCreatedBy(git, op, req.branch, previous);
-        if (earlier) return earlier;
-      }
-      if (exists) throw new CodingError(`branch '${req.branch}' already exists: switch to it with create: false`, 'conflict');
       // HEAD's reflog entry names the operation: a retry (whichever worker or path runs it) finds its own switch.
       const reflog = op ? { GIT_REFLOG_ACTION: `${BRANCH_REFLOG} ${op.key}: moving from ${previous ?? '(detached)'} to ${req.branch}` } : undefined;
-      await git.raw(['checkout', '-b', req.branch], reflog).catch((err) => {
-        throw this.gitFailure(err, ref, `create branch ${req.branch}`);
-      });
-      return { success: true, branch: req.branch, created: true, previous_branch: previous };
+      // Created straight away; why it failed is asked only when it did.
+      const failed = await git.raw(['checkout', '-b', req.branch], reflog).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      if (!failed) return { success: true, branch: req.branch, created: true, previous_branch: previous };
+      if (!(await this.refExists(git, `refs/heads/${req.branch}`))) throw this.gitFailure(failed, ref, `create branch ${req.branch}`);
+      const earlier = op && (await this.branchCreatedBy(git, op, req.branch, previous));
+      if (earlier) return earlier;
+      throw new CodingError(`branch '${req.branch}' already exists: switch to it with create: false`, 'conflict');
     }
+    const exists = await this.refExists(git, `refs/heads/${req.branch}`);
     if (!exists) {
       const remoteRef = (await git.raw(['for-each-ref', '--format=%(refname:short)', `refs/remotes/*/${req.branch}`])).trim().split('\n')[0];
       if (!remoteRef) throw new CodingError(`branch '${req.branch}' does not exist: create it with create: true`, 'not_found');
@@ -241,12 +243,14 @@ export class LocalWorkspace {
     }
     // The trailer as its own paragraph, not `--trailer`: that would run any trailer.*.cmd the repository sets.
     const trailer = op ? ['-m', `${OPERATION_TRAILER}: ${op.key}`] : [];
-    // Committed straight away (each git process costs ~7 ms); why it failed is asked only when it did.
-    const failed = await git.raw(['commit', '--quiet', '-m', req.message, ...trailer]).then(
-      () => undefined,
+    // Committed straight away (each git process costs milliseconds); why it failed is asked only when it did. The
+    // summary git prints names the full hash (core.abbrev=no) and the stats, so no second git is needed for them.
+    const committed = await git.raw(['-c', 'core.abbrev=no', 'commit', '-m', req.message, ...trailer]).then(
+      (summary) => summary,
       (err: Error) => err,
     );
-    if (!failed) return this.commitResult(git, ref, signal);
+    if (typeof committed === 'string') return this.committedFrom(committed, git, ref, signal);
+    const failed = committed;
     const staged = (await git.raw(['diff', '--cached', '--name-only']).catch(() => 'unknown')).trim();
     if (staged) throw this.gitFailure(failed, ref, 'commit');
     // Nothing to commit because an earlier attempt of this operation committed it (and lost its result)?
@@ -256,6 +260,15 @@ export class LocalWorkspace {
       req.add_all ? 'nothing to commit: the workspace has no changes' : 'nothing to commit: no staged changes (use add_all: true to stage every change)',
       'conflict',
     );
+  }
+
+  /** The result from the summary of `git commit` ("[main <hash>] subject", then " 1 file changed, ..."). */
+  private async committedFrom(summary: string, git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
+    const [first = '', ...rest] = summary.split('\n');
+    const hash = /^\[.*?\b([0-9a-f]{40}|[0-9a-f]{64})\]/.exec(first)?.[1];
+    if (!hash) return this.commitResult(git, ref, signal);
+    const stat = rest.find((line) => /^\s*\d+ files? changed/.test(line)) ?? '';
+    return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...parseShortstat(stat) };
   }
 
   private async commitResult(git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
@@ -345,6 +358,12 @@ export class LocalWorkspace {
   }
 
   private async currentBranch(path: string, signal: AbortSignal): Promise<string | undefined> {
+    // Read from .git/HEAD where it is a plain file (each git process costs milliseconds); git answers otherwise
+    // (a linked worktree's .git is a file, and HEAD may point outside refs/heads).
+    const head = await readFile(join(path, '.git', 'HEAD'), 'utf8').catch(() => undefined);
+    if (head !== undefined && !head.startsWith('ref: ')) return undefined; // detached
+    const local = head && /^ref: refs\/heads\/(\S+)\s*$/.exec(head)?.[1];
+    if (local) return local;
     const name = (await (await this.git(path, signal)).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
     return name || undefined;
   }
