@@ -82,7 +82,8 @@ describe('crash safety of git operations', function () {
     const workspace = LocalWorkspace.fromConfig(w.config);
     const ref = { session_id: 'same-key', ...(await workspace.open({ session_id: 'same-key', repo_url: url }, AbortSignal.timeout(60_000))) };
     const signal = AbortSignal.timeout(60_000);
-    const branch = { branch: 'feature/same-key', create: true };
+    // A name git allows that looks like the end of a commit summary's "[branch hash]".
+    const branch = { branch: `feature/${'a'.repeat(40)}]x`, create: true };
     const created = await workspace.branch(ref, branch, signal, { key: 'op-1' });
     assert.deepEqual(await workspace.branch(ref, branch, signal, { key: 'op-1' }), created, 'the same operation again: its result');
     await assert.rejects(workspace.branch(ref, branch, signal, { key: 'op-2' }), /already exists/, 'another operation: refused');
@@ -90,8 +91,15 @@ describe('crash safety of git operations', function () {
     writeFileSync(join(ref.workspace_path, 'same-key.txt'), 'x\n');
     const commit = { message: 'Same key', add_all: true };
     const committed = await workspace.commit(ref, commit, signal, { key: 'op-3' });
+    assert.equal(committed.commit_hash, git(ref.workspace_path, 'rev-parse', 'HEAD'));
+    assert.equal(committed.branch, branch.branch);
+    assert.deepEqual({ files: committed.files_changed, insertions: committed.insertions }, { files: 1, insertions: 1 });
     assert.deepEqual(await workspace.commit(ref, commit, signal, { key: 'op-3' }), committed, 'the same commit, not a second one');
-    await assert.rejects(workspace.commit(ref, commit, signal, { key: 'op-4' }), /nothing to commit/);
+    // Something wrote to the workspace between the attempts: the retry still answers with its own commit.
+    writeFileSync(join(ref.workspace_path, 'written-between.txt'), 'y\n');
+    assert.deepEqual(await workspace.commit(ref, commit, signal, { key: 'op-3' }), committed, 'still the first commit');
+    assert.match(git(ref.workspace_path, 'status', '--porcelain'), /written-between\.txt/, 'the later file is left uncommitted');
+    await assert.rejects(workspace.commit(ref, { message: 'Other', add_all: false }, signal, { key: 'op-4' }), /nothing to commit/);
     rmSync(ref.workspace_path, { recursive: true, force: true });
   });
 

@@ -24,6 +24,8 @@ describe('spawn helper', function () {
     const failed = await runShortCommand(command('git', ['rev-parse', '--verify', 'nothing-here']), new AbortController().signal);
     assert.notEqual(failed.code, 0);
     assert.match(failed.stderr, /fatal/);
+    const refused = await runShortCommand(command('git', ['commit', '-m', 'a\u0000b']), new AbortController().signal);
+    assert.match(refused.error ?? '', /null bytes/, 'an argument Node refuses is an answer');
     const missing = await runShortCommand(command('no-such-binary-here', []), new AbortController().signal);
     assert.equal(missing.code, undefined);
     assert.match(missing.error ?? '', /ENOENT/);

@@ -13,6 +13,7 @@ import { GitCredentials } from './host-credentials.js';
 import { gitFailure } from './git-failure.js';
 import { checkWorkspacePath } from './workspace-roots.js';
 import { removeStaleLocks } from './locks.js';
+import { markOperation } from './operation-marks.js';
 import { saveUnsavedWork } from './save-work.js';
 import { isKept } from './kept.js';
 import { stateDir } from '../paths.js';
@@ -236,6 +237,12 @@ export class LocalWorkspace {
     await this.assertExists(ref);
     await removeStaleLocks(ref.workspace_path);
     const git = await this.authorGit(ref.workspace_path, signal);
+    // An attempt of this operation ran here before (its result lost): if its commit is on HEAD, that is the answer,
+    // even if the working tree changed since. The mark is a file, so a first attempt runs no extra git.
+    if (op && (await markOperation(ref.workspace_path, op.key)) === 'seen') {
+      const onHead = (await git.raw(['log', '-1', `--format=%(trailers:key=${OPERATION_TRAILER},valueonly)`]).catch(() => '')).trim();
+      if (onHead === op.key) return this.commitResult(git, ref, signal);
+    }
     if (req.add_all) {
       await git.raw(['add', '--all']).catch((err) => {
         throw this.gitFailure(err, ref, 'stage changes');
@@ -245,10 +252,14 @@ export class LocalWorkspace {
     const trailer = op ? ['-m', `${OPERATION_TRAILER}: ${op.key}`] : [];
     // Committed straight away (each git process costs milliseconds); why it failed is asked only when it did. The
     // summary git prints names the full hash (core.abbrev=no) and the stats, so no second git is needed for them.
-    const committed = await git.raw(['-c', 'core.abbrev=no', 'commit', '-m', req.message, ...trailer]).then(
-      (summary) => summary,
-      (err: Error) => err,
-    );
+    const commit = (abbrev: string[]) =>
+      git.raw([...abbrev, 'commit', '-m', req.message, ...trailer]).then(
+        (summary) => summary,
+        (err: Error) => err,
+      );
+    let committed = await commit(['-c', 'core.abbrev=no']);
+    // git before 2.31 knows no core.abbrev=no: commit without it, then ask for the hash.
+    if (committed instanceof Error && /bad numeric config value/.test(committed.message)) committed = await commit([]);
     if (typeof committed === 'string') return this.committedFrom(committed, git, ref, signal);
     const failed = committed;
     const staged = (await git.raw(['diff', '--cached', '--name-only']).catch(() => 'unknown')).trim();
@@ -264,11 +275,14 @@ export class LocalWorkspace {
 
   /** The result from the summary of `git commit` ("[main <hash>] subject", then " 1 file changed, ..."). */
   private async committedFrom(summary: string, git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
+    const branch = await this.currentBranch(ref.workspace_path, signal);
     const [first = '', ...rest] = summary.split('\n');
-    const hash = /^\[.*?\b([0-9a-f]{40}|[0-9a-f]{64})\]/.exec(first)?.[1];
+    // The line starts with the branch git committed on (a branch name may hold "]" and hex: matched as a prefix).
+    const head = `[${branch ?? 'detached HEAD'} `;
+    const hash = first.startsWith(head) ? /^(?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] /.exec(first.slice(head.length))?.[1] : undefined;
     if (!hash) return this.commitResult(git, ref, signal);
     const stat = rest.find((line) => /^\s*\d+ files? changed/.test(line)) ?? '';
-    return { success: true, commit_hash: hash, branch: await this.currentBranch(ref.workspace_path, signal), ...parseShortstat(stat) };
+    return { success: true, commit_hash: hash, branch, ...parseShortstat(stat) };
   }
 
   private async commitResult(git: GitProcess, ref: WorkspaceRef, signal: AbortSignal): Promise<CommitResult> {
@@ -363,7 +377,8 @@ export class LocalWorkspace {
     const head = await readFile(join(path, '.git', 'HEAD'), 'utf8').catch(() => undefined);
     if (head !== undefined && !head.startsWith('ref: ')) return undefined; // detached
     const local = head && /^ref: refs\/heads\/(\S+)\s*$/.exec(head)?.[1];
-    if (local) return local;
+    // A reftable repository's HEAD file always says refs/heads/.invalid: only git knows.
+    if (local && local !== '.invalid') return local;
     const name = (await (await this.git(path, signal)).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
     return name || undefined;
   }

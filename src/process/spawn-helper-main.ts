@@ -8,13 +8,23 @@ import type { HelperReply, HelperRequest } from './spawn-helper.js';
 
 const running = new Map<number, ChildProcess>();
 
-function run(req: HelperRequest & { command: NonNullable<HelperRequest['command']> }): void {
-  const { child, outcome } = startShortCommand(req.command);
-  running.set(req.id, child);
+function send(reply: HelperReply): void {
+  let line: string;
+  try {
+    line = JSON.stringify(reply);
+  } catch (err) {
+    // Output too big to encode (near the 256 MB limit): the command fails, the helper lives on.
+    line = JSON.stringify({ id: reply.id, stdout: '', stderr: '', silenced: false, error: `output too large: ${(err as Error).message}` });
+  }
+  process.stdout.write(`${line}\n`);
+}
+
+function run(id: number, command: NonNullable<HelperRequest['command']>): void {
+  const { child, outcome } = startShortCommand(command);
+  if (child) running.set(id, child);
   void outcome.then((result) => {
-    running.delete(req.id);
-    const reply: HelperReply = { id: req.id, ...result };
-    process.stdout.write(`${JSON.stringify(reply)}\n`);
+    running.delete(id);
+    send({ id, ...result });
   });
 }
 
@@ -25,8 +35,13 @@ function stopAll(): never {
 
 const requests = createInterface({ input: process.stdin });
 requests.on('line', (line) => {
-  const req = JSON.parse(line) as HelperRequest;
-  if (req.command) run({ ...req, command: req.command });
+  let req: HelperRequest;
+  try {
+    req = JSON.parse(line) as HelperRequest;
+  } catch {
+    return; // not from the worker's writer: nothing to answer
+  }
+  if (req.command) run(req.id, req.command);
   else running.get(req.id)?.kill('SIGKILL');
 });
 requests.on('close', stopAll);

@@ -3,8 +3,9 @@
 // the workflow bundle), and each git it started cost 3-9 ms of its main thread, measured: the thread that also
 // runs workflow tasks, so under load every session waited. The helper is a bare Node process (~40 MB) and forks
 // in about 1 ms. One helper per process, started on first use, dying with it (its stdin closes; setpriv
-// --pdeathsig sends it SIGTERM even after a kill -9); a helper that cannot start or dies is replaced, and while
-// there is none the command is started here as before.
+// --pdeathsig sends it SIGTERM even after a kill -9), and each command it starts dies with it. A helper that
+// dies is replaced (the commands it was running fail as retryable); one that dies without ever answering means
+// this host cannot run it, and commands are started here from then on, as before.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -26,6 +27,8 @@ const MAIN = fileURLToPath(new URL('./spawn-helper-main.js', import.meta.url));
 
 class SpawnHelper {
   private child?: ChildProcess;
+  /** A helper went away without ever answering: this host cannot run one, commands start here from now on. */
+  private broken = false;
   private nextId = 1;
   private readonly waiting = new Map<number, (outcome: ShortCommandOutcome) => void>();
 
@@ -53,7 +56,7 @@ class SpawnHelper {
 
   /** The helper, started on first use; undefined when it cannot be started. */
   private started(): ChildProcess | undefined {
-    if (this.child) return this.child;
+    if (this.child || this.broken) return this.child;
     // The helper needs nothing of the worker's environment: each command brings its own.
     const env = { PATH: process.env.PATH ?? '' };
     const { file, args } = dyingWithWorker(process.execPath, [MAIN], env, 'TERM');
@@ -68,7 +71,9 @@ class SpawnHelper {
     (child.stdin as unknown as Socket).unref();
     (child.stdout as Socket).unref();
     child.stdin!.on('error', () => {}); // a helper that died: handled by 'close' below
+    let answered = false;
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      answered = true;
       const reply = JSON.parse(line) as HelperReply;
       const done = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
@@ -78,6 +83,7 @@ class SpawnHelper {
     const gone = (reason: string) => {
       if (this.child !== child) return;
       this.child = undefined;
+      if (!answered) this.broken = true;
       for (const [id, done] of this.waiting) {
         this.waiting.delete(id);
         done({ stdout: '', stderr: '', silenced: false, error: `the spawn helper ${reason}` });
@@ -92,7 +98,7 @@ class SpawnHelper {
 /** The command started by this process itself. */
 function runHere(command: ShortCommand, signal: AbortSignal): Promise<ShortCommandOutcome> {
   const { child, outcome } = startShortCommand(command);
-  const kill = () => child.kill('SIGKILL');
+  const kill = () => child?.kill('SIGKILL');
   signal.addEventListener('abort', kill, { once: true });
   return outcome.finally(() => signal.removeEventListener('abort', kill));
 }
