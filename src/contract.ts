@@ -458,6 +458,8 @@ export interface TaskCheckpoint {
   /** What the earlier attempts of this task spent. */
   tokens?: Tokens;
   cost?: number;
+  /** The backend's conversation the attempt ran in: the retry continues it instead of starting a new one. */
+  backend_session_id?: string;
 }
 export interface ProgressEvent {
   kind: 'tool_call' | 'tool_result' | 'text';

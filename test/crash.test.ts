@@ -13,6 +13,7 @@ import { LocalWorkspace } from '../src/git/workspace.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
+import { defaultScript as openaiScript } from './support/fake-openai.js';
 
 describe('crash safety of git operations', function () {
   let w: World;
@@ -103,34 +104,46 @@ describe('crash safety of git operations', function () {
     rmSync(ref.workspace_path, { recursive: true, force: true });
   });
 
-  it('SIGTERM to a worker during a task hands the task over: it continues on the restarted worker from its baseline and is recorded once, as done', async () => {
-    const url = await w.git.createRepo('crash-sigterm');
-    const first = startWorker();
-    const { session_id, workspace_path } = await client.open({ repo_url: url });
-    // Longer than the worker's 10 s shutdown grace, so the running attempt is stopped, not waited for.
-    w.claude.setScript(defaultScript({ file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' }));
-    try {
-      const task = client.code({ session_id, instruction: 'Write then sleep' });
-      await waitFor('the task to run in the workspace', () => processesIn(workspace_path).length > 0, 60_000);
-      const died = exited(first);
-      first.kill('SIGTERM');
-      await died;
-      startWorker();
-      const result = await task;
-      assert.equal(result.success, true, result.error);
-      // Counted from the first attempt's baseline: the file it wrote before the handover is the task's change.
-      assert.deepEqual(result.files_changed, [{ path: 'handover.txt', status: 'added' }]);
-      const status = await client.status(session_id);
-      assert.deepEqual(
-        status.tasks.map((t) => [t.task, t.success]),
-        [[1, true]],
-        'one task, recorded as done (not cancelled)',
-      );
-      await client.close({ session_id });
-    } finally {
-      w.claude.setScript(defaultScript());
-    }
-  });
+  for (const backend of ['claudecode', 'opencode-cli'] as const) {
+    it(`SIGTERM to a worker during a task hands the task over (${backend}): it continues on the restarted worker in the same conversation, from its baseline, and is recorded once, as done`, async () => {
+      const model = backend === 'claudecode' ? w.claude : w.openai;
+      const url = await w.git.createRepo(`crash-sigterm-${backend}`);
+      const first = startWorker();
+      const { session_id, workspace_path } = await client.open({ repo_url: url, backend });
+      // Longer than the worker's 10 s shutdown grace, so the running attempt is stopped, not waited for.
+      const script = { file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' };
+      if (backend === 'claudecode') w.claude.setScript(defaultScript(script));
+      else w.openai.setScript(openaiScript(script));
+      try {
+        const task = client.code({ session_id, instruction: 'Write then sleep' });
+        await waitFor('the task to run in the workspace', () => processesIn(workspace_path).length > 0, 60_000);
+        const died = exited(first);
+        first.kill('SIGTERM');
+        await died;
+        startWorker();
+        const result = await task;
+        assert.equal(result.success, true, result.error);
+        // Counted from the first attempt's baseline: the file it wrote before the handover is the task's change.
+        assert.deepEqual(result.files_changed, [{ path: 'handover.txt', status: 'added' }]);
+        // The retry continued the first attempt's conversation: the model got the task twice in one history,
+        // the second time told that it had been interrupted.
+        const last = model.mainRequests().filter((r) => JSON.stringify(r.body).includes(workspace_path)).at(-1);
+        const prompts = userTexts(last?.body).filter((text) => text.includes('Write then sleep'));
+        assert.equal(prompts.length, 2, `the first attempt's prompt and the retry's in one conversation: ${JSON.stringify(prompts).slice(0, 400)}`);
+        assert.match(prompts[1]!, /earlier attempt at this task was interrupted/);
+        const status = await client.status(session_id);
+        assert.deepEqual(
+          status.tasks.map((t) => [t.task, t.success]),
+          [[1, true]],
+          'one task, recorded as done (not cancelled)',
+        );
+        await client.close({ session_id });
+      } finally {
+        w.claude.setScript(defaultScript());
+        w.openai.setScript(openaiScript());
+      }
+    });
+  }
 
   it('a worker gone for good: the next operation fails within worker_lost_after_sec naming it, and close ends the session at once', async () => {
     const url = await w.git.createRepo('crash-lost');
@@ -187,3 +200,11 @@ describe('crash safety of git operations', function () {
     await client.close({ session_id });
   });
 });
+
+/** The texts of the user messages of a recorded model request (Anthropic or OpenAI shape). */
+function userTexts(body: any): string[] {
+  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  return messages
+    .filter((m) => m?.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.map((c: any) => (typeof c?.text === 'string' ? c.text : '')).join('\n') : ''));
+}

@@ -40,9 +40,10 @@ describe('failover to another worker when the workspace’s worker is gone for g
     const names = new Map<string, string>();
     const out: string[] = [];
     for (const e of history.events ?? []) {
+      // Names of activities scheduled before the window too: one of them may complete inside it.
+      if (e.activityTaskScheduledEventAttributes) names.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
       if (at(e) < -1000) continue;
       if (e.activityTaskScheduledEventAttributes) {
-        names.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
         out.push(`${names.get(String(e.eventId))} scheduled ${at(e)}`);
       }
       const ref = e.activityTaskStartedEventAttributes ?? e.activityTaskCompletedEventAttributes ?? e.activityTaskTimedOutEventAttributes;

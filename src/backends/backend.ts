@@ -125,6 +125,8 @@ export interface AgentTask {
   traceparent?: string;
   /** Runners that spawn the agent tell its pid here: it goes into the workspace's agent record. */
   onAgentStart?: (pid: number) => void;
+  /** Runners tell the backend's conversation id as soon as they know it, before the agent works in it. */
+  onBackendSession?: (id: string) => void;
 }
 
 export interface AgentOutcome {

@@ -20,6 +20,7 @@ import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
 import { markKept } from '../git/kept.js';
 import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
 import { Redactor } from '../secrets/redact.js';
+import { CodingError } from './errors.js';
 
 export class LocalBackend implements CodingBackend {
   constructor(
@@ -88,13 +89,13 @@ export class LocalBackend implements CodingBackend {
     const redact = this.redactor.with(op.session.token_env ? process.env[op.session.token_env] : undefined);
     return traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) => {
       const reported = span.progress(progress);
-      const outcome = await this.runner
-        .run({
+      const run = (conversation: string | undefined, prompt: string) =>
+        this.runner.run({
           session_id: op.session.session_id,
           workspace_path: op.session.workspace_path,
-          prompt: composePrompt(op),
+          prompt,
           title: op.title,
-          backend_session_id: op.session.backend_session_id,
+          backend_session_id: conversation,
           timeout_ms: Math.min(this.taskTimeoutMs, op.time_left_ms ?? Infinity),
           signal: AbortSignal.any([signal, budget.signal]),
           progress: (event) => reported(redact.deep(event)),
@@ -105,6 +106,17 @@ export class LocalBackend implements CodingBackend {
           },
           traceparent: span.traceparent,
           onAgentStart: (pid) => recordAgentStart(workspace, pid),
+          onBackendSession: (id) => op.checkpoint?.({ backend_session_id: id }),
+        });
+      // A retried attempt continues the conversation its predecessor ran in (the model sees what it already did).
+      const interrupted = op.resume?.backend_session_id;
+      const conversation = interrupted ?? op.session.backend_session_id;
+      const outcome = await run(conversation, interrupted ? continuePrompt(op) : composePrompt(op))
+        .catch((error: unknown) => {
+          // The conversation is not on this worker (a failover, a deleted state): the task starts a new one.
+          if (!(conversation && error instanceof CodingError && error.kind === 'not_found' && error.message.includes(conversation))) throw error;
+          reported({ kind: 'text', text: `${this.name} conversation ${conversation} is not on this worker; starting a new conversation` });
+          return run(undefined, composePrompt(op));
         })
         .catch((error: unknown) => {
           throw redact.error(error);
@@ -185,4 +197,13 @@ export function composePrompt(op: { instruction: string; context?: string; files
   if (op.files?.length) parts.push(`Focus on these files (relative to the workspace root):\n${op.files.map((f) => `- ${f}`).join('\n')}`);
   parts.push('Work only inside the current directory. Do not run git commit, git push or change branches: the session does that itself.');
   return parts.join('\n\n');
+}
+
+/** The same task for an attempt that continues an interrupted one in its conversation. */
+function continuePrompt(op: { instruction: string; context?: string; files?: string[] }): string {
+  return (
+    'Your earlier attempt at this task was interrupted (its worker stopped). What it did is in this conversation ' +
+    'and in the workspace: check the workspace and continue from there instead of starting over.\n\n' +
+    composePrompt(op)
+  );
 }

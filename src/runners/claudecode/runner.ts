@@ -63,6 +63,7 @@ export class ClaudeCodeRunner implements AgentRunner {
       });
     }
     for (let attempt = 0; ; attempt++) {
+      task.onBackendSession?.(session.id);
       const stream = new StreamReader(task, session.id);
       const abort = new AbortController();
       const outcome = await runProcess({

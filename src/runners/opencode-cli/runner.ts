@@ -81,7 +81,10 @@ export class OpenCodeCliRunner implements AgentRunner {
         return; // not an event (a stray log line)
       }
       if (!event || typeof event !== 'object') return;
-      if (typeof event.sessionID === 'string' && event.sessionID) sessionId = event.sessionID;
+      if (typeof event.sessionID === 'string' && event.sessionID && event.sessionID !== sessionId) {
+        sessionId = event.sessionID;
+        task.onBackendSession?.(sessionId);
+      }
       const part = event.part;
       switch (event.type) {
         case 'tool_use': {

@@ -114,6 +114,7 @@ export class OpenCodeServerRunner implements AgentRunner {
       sessionId = (created as { id?: string })?.id;
       if (!sessionId) throw new CodingError(`OpenCode server at ${url} created a session without an id`, 'unavailable', true);
     }
+    task.onBackendSession?.(sessionId);
     const session = new OpenCodeSession(client, url, directory, sessionId);
 
     const messageId = newMessageId();

@@ -44,7 +44,7 @@ export class OpenCodeSession {
         lastFailure = `HTTP ${status}: ${errorText(response.error)}`;
         continue;
       }
-      throw httpError(url, 'send prompt', status, response.error);
+      throw httpError(url, `send prompt to session ${this.id}`, status, response.error);
     }
     // One last look before giving up: an accepted prompt must not be reported as not sent.
     if (await this.promptTaken(messageId)) return;
