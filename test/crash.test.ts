@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { CodingClient } from '../src/client/client.js';
 import { LocalWorkspace } from '../src/git/workspace.js';
+import { LocalBackendRegistry } from '../src/backends/registry.js';
+import type { ProgressEvent } from '../src/contract.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
@@ -141,6 +143,29 @@ describe('crash safety of git operations', function () {
       } finally {
         w.claude.setScript(defaultScript());
         w.openai.setScript(openaiScript());
+      }
+    });
+  }
+
+  for (const backend of ['opencode-cli', 'opencode'] as const) {
+    it(`a retried task whose conversation is not on this worker (${backend}) runs in a new one and says so`, async () => {
+      const url = await w.git.createRepo(`resume-missing-${backend}`);
+      const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend });
+      const registry = new LocalBackendRegistry(w.config);
+      try {
+        const progress: ProgressEvent[] = [];
+        const outcome = await registry.get(backend).code(
+          { session: { session_id, backend, workspace_path, managed: true, repo_url: url }, instruction: 'Write the file', resume: { backend_session_id: 'ses_notonthisworker' } },
+          (event) => progress.push(event),
+          AbortSignal.timeout(120_000),
+        );
+        assert.equal(outcome.success, true, outcome.error);
+        assert.ok(outcome.backend_session_id && outcome.backend_session_id !== 'ses_notonthisworker', outcome.backend_session_id);
+        assert.ok(progress.some((p) => p.text.includes('conversation ses_notonthisworker is not on this worker; starting a new conversation')), JSON.stringify(progress));
+        assert.deepEqual(outcome.files_changed, [{ path: 'hello.txt', status: 'added' }]);
+      } finally {
+        await registry.shutdown();
+        await w.client.close({ session_id });
       }
     });
   }

@@ -321,6 +321,16 @@ describe('OpenCode runners against the real opencode binary', function () {
       assert.ok(assistantTexts.includes('Done: wrote the file and listed the directory.'));
     });
 
+    it('an unknown session is a clear not_found naming it (a retry then starts a new conversation)', async () => {
+      const workspace = newWorkspace(root, 'server-unknown');
+      await assert.rejects(runner.run(makeTask(workspace, { backend_session_id: 'ses_doesnotexist' }).task), (error: unknown) => {
+        assert.ok(error instanceof CodingError, String(error));
+        assert.equal(error.kind, 'not_found');
+        assert.match(error.message, /ses_doesnotexist/);
+        return true;
+      });
+    });
+
     it('runs two tasks concurrently in two workspaces on one server without cross-talk', async () => {
       const a = newWorkspace(root, 'srv-a');
       const b = newWorkspace(root, 'srv-b');
