@@ -3,7 +3,7 @@
 // missing binary is reported as without walls. The only fake is the model (fake-anthropic.ts on 127.0.0.1).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +82,33 @@ describe('ClaudeCodeRunner inside the sandbox', function () {
     // Of the hidden test root only its own workspace (and claude's HOME) are there.
     assert.match(output, new RegExp(`^home-${counter}\\nws-${counter}$`, 'm'), output);
     assert.match(output, /home: 0/, 'the worker’s HOME is empty inside');
+  });
+
+  it("sees only its own transcripts in claude's session store, and its conversation resumes on the next task", async () => {
+    let projects = '';
+    const { workspace, runner, task } = setup(({ turnIndex }) =>
+      turnIndex === 0 ? { tool: { name: 'Bash', input: { command: `ls -A ${projects}; cat ${projects}/-other-session/talk.jsonl 2>&1; true` } } } : { text: 'looked' },
+    );
+    projects = path.join(root, `home-${counter}`, '.claude', 'projects');
+    mkdirSync(path.join(projects, '-other-session'), { recursive: true });
+    writeFileSync(path.join(projects, '-other-session', 'talk.jsonl'), '{"secret":"another session talked here"}\n');
+
+    const out = await runner.run(task());
+    assert.equal(out.success, true, out.error);
+    const output = out.tool_calls.find((c) => c.tool === 'Bash')?.output ?? '';
+    const own = workspace.replace(/[^a-zA-Z0-9]/g, '-');
+    assert.match(output, new RegExp(`^${own}$`, 'm'), output);
+    assert.doesNotMatch(output, /other-session\n|another session talked/, output);
+    assert.match(output, /No such file/, output);
+    // On the host both are kept: the other session's transcript, and this one's, which the next task resumes.
+    assert.ok(existsSync(path.join(projects, '-other-session', 'talk.jsonl')));
+    assert.ok(existsSync(path.join(projects, own, `${out.backend_session_id}.jsonl`)), `no transcript for ${out.backend_session_id}`);
+    fake.setScript(() => ({ text: 'again' }));
+    const before = fake.mainRequests().length;
+    const next = await runner.run({ ...task(), backend_session_id: out.backend_session_id, prompt: 'And now?' });
+    assert.equal(next.success, true, next.error);
+    const conversation = JSON.stringify(fake.mainRequests().slice(before)[0]!.body.messages);
+    assert.ok(conversation.includes('Look around.') && conversation.includes('And now?'), conversation.slice(-1500));
   });
 
   it('cancel while a tool runs, one in its own session too: returns quickly and nothing is left', async () => {

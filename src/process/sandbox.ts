@@ -19,6 +19,11 @@ export interface Room {
   writable: string[];
   /** Readable inside even where they lie in a hidden place (e.g. the agent binary's own directory). */
   readable?: string[];
+  /**
+   * Stores inside a writable room that other sessions share (claude's transcripts): `dir` is an empty tmpfs
+   * inside, and only this agent's own part of it, `keep` (existing directories), is bound back, writable.
+   */
+  shared?: { dir: string; keep: string[] }[];
 }
 
 export interface Launch {
@@ -86,6 +91,7 @@ export class Sandbox {
     const readable = [...(room.readable ?? []), ...room.writable.flatMap(borrowedObjects), ...this.binaryDirs(launch.file, launch.env.PATH)];
     for (const dir of unique(readable)) if (existsSync(dir)) args.push('--ro-bind', dir, dir);
     for (const dir of unique(room.writable)) args.push('--bind', dir, dir);
+    for (const store of room.shared ?? []) args.push('--tmpfs', store.dir, ...unique(store.keep).flatMap((dir) => ['--bind', dir, dir]));
     // A hidden place inside a room (a config file in a workspace) stays hidden.
     const rooms = [...readable, ...room.writable];
     for (const place of this.allHidden) if (rooms.some((r) => inside(place, r) && place !== r)) args.push(...hide(place));

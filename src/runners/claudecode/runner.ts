@@ -19,7 +19,7 @@ import { claudeArgs } from './arguments.js';
 import { binaryMissing, resolveClaudeBinary } from './binary.js';
 import { childEnv, secretValues } from './environment.js';
 import { interpret } from './outcome.js';
-import { chooseSession, claudeConfigDir, sessionFallback } from './session-store.js';
+import { chooseSession, claudeConfigDir, ownProjectDirs, sessionFallback } from './session-store.js';
 import { StreamReader } from './stream-reader.js';
 
 export interface ClaudeCodeSettings {
@@ -102,8 +102,12 @@ export class ClaudeCodeRunner implements AgentRunner {
 function claudeRoom(workspace: string, home: string, env: Record<string, string>): Room {
   const configDir = claudeConfigDir(env, home);
   mkdirSync(configDir, { recursive: true });
+  // The transcripts of this worker's other sessions (their code, tool output) are not this agent's to read.
+  const own = ownProjectDirs(configDir, workspace);
+  for (const dir of own) mkdirSync(dir, { recursive: true });
+  const shared = own.length ? [{ dir: path.join(configDir, 'projects'), keep: own }] : [];
   const workerHome = path.resolve(process.env.HOME || os.homedir());
-  if (path.resolve(home) !== workerHome) return { writable: [workspace, home, configDir] };
+  if (path.resolve(home) !== workerHome) return { writable: [workspace, home, configDir], shared };
   const stateFile = path.join(home, '.claude.json');
-  return { writable: [workspace, configDir, ...(existsSync(stateFile) ? [stateFile] : [])] };
+  return { writable: [workspace, configDir, ...(existsSync(stateFile) ? [stateFile] : [])], shared };
 }

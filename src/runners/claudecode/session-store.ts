@@ -50,7 +50,7 @@ function sessionExists(configDir: string, cwd: string, id: string): boolean {
   const projects = path.join(configDir, 'projects');
   const file = `${id}.jsonl`;
   for (const dir of new Set([cwd, realpathOr(cwd)])) {
-    if (existsSync(path.join(projects, dir.replace(/[^a-zA-Z0-9]/g, '-'), file))) return true;
+    if (existsSync(path.join(projects, projectName(dir), file))) return true;
   }
   let dirs: string[];
   try {
@@ -59,6 +59,19 @@ function sessionExists(configDir: string, cwd: string, id: string): boolean {
     return false;
   }
   return dirs.some((dir) => transcriptRecordsCwd(path.join(projects, dir, file), cwd));
+}
+
+function projectName(cwd: string): string {
+  return cwd.replace(/[^a-zA-Z0-9]/g, '-');
+}
+
+/**
+ * The transcript directories of `cwd` (as given and resolved), for a sandbox that shows an agent only its own;
+ * none when a name is past the length the simple rule covers (then the store is not narrowed).
+ */
+export function ownProjectDirs(configDir: string, cwd: string): string[] {
+  const names = [...new Set([cwd, realpathOr(cwd)])].map(projectName);
+  return names.every((name) => name.length <= 200) ? names.map((name) => path.join(configDir, 'projects', name)) : [];
 }
 
 function transcriptRecordsCwd(file: string, cwd: string): boolean {
