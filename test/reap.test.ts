@@ -11,6 +11,7 @@ import { CodingClient } from '../src/client/client.js';
 import { runTask } from '../src/client/run.js';
 import { reapRecordedAgent, recordPath, type AgentRecord } from '../src/process/agent-record.js';
 import { procStat } from '../src/process/proc.js';
+import { LocalWorkspace } from '../src/git/workspace.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { describeProcess, git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript, type FakeScript, type FakeTurn } from './support/fake-anthropic.js';
@@ -158,6 +159,9 @@ describe('reaping and keeping work', function () {
     assert.equal(existsSync(workspace_path), false);
     assert.ok(closed.saved_to?.startsWith(join(w.stateDir, 'saved')), `saved_to: ${closed.saved_to}`);
     assert.equal((await w.client.status(session_id)).saved_to, closed.saved_to);
+    // The delete run again (a worker that died after deleting, before it answered) says where the work went.
+    const workspace = LocalWorkspace.fromConfig(w.config);
+    assert.deepEqual(await workspace.remove({ session_id, workspace_path, managed: true }), { deleted: true, saved_to: closed.saved_to });
     const restored = mkdtempSync(join(tmpdir(), 'restored-'));
     execFileSync('git', ['clone', '--quiet', join(closed.saved_to!, 'workspace.bundle'), restored]);
     assert.equal(git(restored, 'rev-parse', 'origin/feature/unpushed'), commit.commit_hash);
@@ -170,6 +174,7 @@ describe('reaping and keeping work', function () {
     const cleanClosed = await w.client.close({ session_id: clean.session_id });
     assert.equal(cleanClosed.workspace_deleted, true);
     assert.equal(cleanClosed.saved_to, undefined);
+    assert.deepEqual(await workspace.remove({ session_id: clean.session_id, workspace_path: clean.workspace_path, managed: true }), { deleted: true });
   });
 
   it('a re-open of a session id whose workspace was kept re-attaches it (nothing deleted); another repository is refused with the reason', async () => {

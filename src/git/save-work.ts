@@ -2,7 +2,7 @@
 // the state directory: a git bundle of every branch (commits on no remote included) plus, when the working tree
 // has changes no commit holds, a commit of them (ref refs/station/uncommitted in the bundle) and the same as a
 // plain patch. Restore with `git clone <bundle>` or `git fetch <bundle> 'refs/*:refs/saved/*'`, or `git apply`.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runHardenedGit } from './hardening.js';
 import { workingTreeId } from './working-tree.js';
@@ -28,6 +28,7 @@ export async function saveUnsavedWork(workspace: string, savedDir: string): Prom
   if (!uncommitted && !unpushed) return undefined;
 
   const target = join(savedDir, `${basename(workspace)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  // Bundle last, so a directory holding one is a complete save (savedWorkOf counts on it).
   await mkdir(target, { recursive: true });
   const refs = head ? ['HEAD', '--branches', '--tags'] : [];
   if (uncommitted) {
@@ -39,4 +40,17 @@ export async function saveUnsavedWork(workspace: string, savedDir: string): Prom
   }
   await git(workspace, ['bundle', 'create', '--quiet', join(target, 'workspace.bundle'), ...refs]);
   return target;
+}
+
+/**
+ * The newest complete save of `workspace` under `savedDir`: what a retried delete answers when its first attempt
+ * saved and deleted, then died before it could say where (the workspace is gone, its save is not).
+ */
+export async function savedWorkOf(workspace: string, savedDir: string): Promise<string | undefined> {
+  const name = new RegExp(`^${basename(workspace).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\d-\\d{3}Z$`);
+  const saves = (await readdir(savedDir).catch(() => [] as string[])).filter((entry) => name.test(entry)).sort().reverse();
+  for (const save of saves) {
+    if (await stat(join(savedDir, save, 'workspace.bundle')).catch(() => undefined)) return join(savedDir, save);
+  }
+  return undefined;
 }

@@ -14,7 +14,7 @@ import { gitFailure } from './git-failure.js';
 import { checkWorkspacePath } from './workspace-roots.js';
 import { removeStaleLocks } from './locks.js';
 import { markOperation } from './operation-marks.js';
-import { saveUnsavedWork } from './save-work.js';
+import { saveUnsavedWork, savedWorkOf } from './save-work.js';
 import { isKept } from './kept.js';
 import { stateDir } from '../paths.js';
 import type { OperationRef } from '../backends/backend.js';
@@ -358,8 +358,10 @@ export class LocalWorkspace {
     const base = resolve(this.settings.base_path);
     if (!path.startsWith(base + sep)) return { deleted: false }; // never delete outside the managed base
     const repo = await stat(join(path, '.git', 'HEAD')).catch(() => undefined);
-    // A directory that is no repository (a clone cut short) holds no work; a repository that cannot be saved is kept.
-    const saved_to = repo ? await saveUnsavedWork(path, this.settings.saved_dir ?? join(stateDir(), 'saved')) : undefined;
+    const savedDir = this.settings.saved_dir ?? join(stateDir(), 'saved');
+    // A directory that is no repository holds no work (a clone cut short), or is what a first attempt of this
+    // delete left after saving it: then that save is the answer. A repository that cannot be saved is kept.
+    const saved_to = repo ? await saveUnsavedWork(path, savedDir) : await savedWorkOf(path, savedDir);
     await rm(path, { recursive: true, force: true });
     return { deleted: true, ...(saved_to ? { saved_to } : {}) };
   }
