@@ -112,6 +112,8 @@ describe('crash safety of git operations', function () {
       const url = await w.git.createRepo(`crash-sigterm-${backend}`);
       const first = startWorker();
       const { session_id, workspace_path } = await client.open({ repo_url: url, backend });
+      // A task before, so the interrupted one continues a conversation it was given (not one it created).
+      assert.equal((await client.code({ session_id, instruction: 'Warm up' })).success, true);
       // Longer than the worker's 10 s shutdown grace, so the running attempt is stopped, not waited for.
       const script = { file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' };
       if (backend === 'claudecode') w.claude.setScript(defaultScript(script));
@@ -136,8 +138,11 @@ describe('crash safety of git operations', function () {
         const status = await client.status(session_id);
         assert.deepEqual(
           status.tasks.map((t) => [t.task, t.success]),
-          [[1, true]],
-          'one task, recorded as done (not cancelled)',
+          [
+            [1, true],
+            [2, true],
+          ],
+          'the interrupted task recorded once, as done (not cancelled)',
         );
         await client.close({ session_id });
       } finally {

@@ -383,6 +383,27 @@ describe('OpenCode runners against the real opencode binary', function () {
       assert.equal(after.summary, 'Back again.');
     });
 
+    it('a turn left running in its session by a dead attempt is stopped before the next prompt', async () => {
+      const workspace = newWorkspace(root, 'srv-leftover');
+      const first = await runner.run(makeTask(workspace, { prompt: 'prepare' }).task);
+      assert.equal(first.success, true, first.error);
+      // The attempt of a worker that died: nobody will stop it, its model call hangs.
+      fake.setScript(() => ({ stallMs: 120_000 }));
+      const before = fake.mainRequests().length;
+      const leftover = runner.run(makeTask(workspace, { prompt: 'stall please', backend_session_id: first.backend_session_id }).task);
+      for (let i = 0; fake.mainRequests().length === before; i++) {
+        assert.ok(i < 300, 'the stalled model call never came');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      fake.setScript(() => ({ text: 'Continued.' }));
+      const started = Date.now();
+      const next = await runner.run(makeTask(workspace, { prompt: 'continue', backend_session_id: first.backend_session_id }).task);
+      assert.equal(next.success, true, next.error);
+      assert.equal(next.summary, 'Continued.');
+      assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+      assert.equal((await leftover).success, false, 'the leftover turn was stopped');
+    });
+
     it('times out a stalled model: abort on the server and error "timed out after Ns"', async () => {
       const workspace = newWorkspace(root, 'srv-timeout');
       fake.setScript(() => ({ stallMs: 120_000 }));

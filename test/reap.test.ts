@@ -154,6 +154,7 @@ describe('reaping and keeping work', function () {
     writeFileSync(join(workspace_path, 'committed.txt'), 'committed\n');
     const commit = await w.client.commit({ session_id, message: 'Never pushed' });
     writeFileSync(join(workspace_path, 'uncommitted.txt'), 'not committed\n');
+    const askedAt = Date.now();
     const closed = await w.client.close({ session_id });
     assert.equal(closed.workspace_deleted, true);
     assert.equal(existsSync(workspace_path), false);
@@ -161,7 +162,10 @@ describe('reaping and keeping work', function () {
     assert.equal((await w.client.status(session_id)).saved_to, closed.saved_to);
     // The delete run again (a worker that died after deleting, before it answered) says where the work went.
     const workspace = LocalWorkspace.fromConfig(w.config);
-    assert.deepEqual(await workspace.remove({ session_id, workspace_path, managed: true }), { deleted: true, saved_to: closed.saved_to });
+    const ref = { session_id, workspace_path, managed: true };
+    assert.deepEqual(await workspace.remove(ref, askedAt), { deleted: true, saved_to: closed.saved_to });
+    // A later close of a session that reuses the id is not answered with this session's save.
+    assert.deepEqual(await workspace.remove(ref, Date.now() + 60_000), { deleted: true });
     const restored = mkdtempSync(join(tmpdir(), 'restored-'));
     execFileSync('git', ['clone', '--quiet', join(closed.saved_to!, 'workspace.bundle'), restored]);
     assert.equal(git(restored, 'rev-parse', 'origin/feature/unpushed'), commit.commit_hash);
@@ -174,7 +178,7 @@ describe('reaping and keeping work', function () {
     const cleanClosed = await w.client.close({ session_id: clean.session_id });
     assert.equal(cleanClosed.workspace_deleted, true);
     assert.equal(cleanClosed.saved_to, undefined);
-    assert.deepEqual(await workspace.remove({ session_id: clean.session_id, workspace_path: clean.workspace_path, managed: true }), { deleted: true });
+    assert.deepEqual(await workspace.remove({ session_id: clean.session_id, workspace_path: clean.workspace_path, managed: true }, askedAt), { deleted: true });
   });
 
   it('a re-open of a session id whose workspace was kept re-attaches it (nothing deleted); another repository is refused with the reason', async () => {

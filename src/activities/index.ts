@@ -240,7 +240,9 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     },
 
     async closeSession(session: SessionRef, delete_workspace: boolean) {
-      const closed = await heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace }, signal));
+      // A retry may find the workspace already saved and deleted by the first attempt: its time tells that save apart.
+      const asked_at_ms = Context.current().info.scheduledTimestampMs;
+      const closed = await heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace, asked_at_ms }, signal));
       if (closed.workspace_deleted && checkpointed(session)) await checkpoints!.remove(session.session_id);
       return closed;
     },

@@ -75,6 +75,8 @@ export interface CodeOutcome extends CodeResult {
 export interface CloseOperation {
   session: SessionRef;
   delete_workspace: boolean;
+  /** When the close was first asked for (its first attempt): a save made since then is this close's own. */
+  asked_at_ms?: number;
 }
 
 export interface CloseOutcome {

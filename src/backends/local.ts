@@ -143,7 +143,7 @@ export class LocalBackend implements CodingBackend {
       if (ref.managed) await markKept(ref.workspace_path, ref.session_id).catch(() => undefined); // gone already: nothing to keep
       return { workspace_deleted: false };
     }
-    const removed = await this.workspace.remove(ref);
+    const removed = await this.workspace.remove(ref, op.asked_at_ms);
     return { workspace_deleted: removed.deleted, ...(removed.saved_to ? { saved_to: removed.saved_to } : {}) };
   }
 
@@ -202,8 +202,9 @@ export function composePrompt(op: { instruction: string; context?: string; files
 /** The same task for an attempt that continues an interrupted one in its conversation. */
 function continuePrompt(op: { instruction: string; context?: string; files?: string[] }): string {
   return (
-    'Your earlier attempt at this task was interrupted (its worker stopped). What it did is in this conversation ' +
-    'and in the workspace: check the workspace and continue from there instead of starting over.\n\n' +
+    'Your earlier attempt at this task was interrupted (its worker stopped) before it finished. What it did is in ' +
+    'the workspace (and above in this conversation, when the conversation is there): check the workspace and ' +
+    'continue from there instead of starting over.\n\n' +
     composePrompt(op)
   );
 }

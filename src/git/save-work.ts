@@ -43,14 +43,27 @@ export async function saveUnsavedWork(workspace: string, savedDir: string): Prom
 }
 
 /**
- * The newest complete save of `workspace` under `savedDir`: what a retried delete answers when its first attempt
- * saved and deleted, then died before it could say where (the workspace is gone, its save is not).
+ * The newest complete save of `workspace` under `savedDir` made since `sinceMs`: what a retried delete answers when
+ * its first attempt saved and deleted, then died before it could say where (the workspace is gone, its save is
+ * not). An older save belongs to an earlier session that had the same id, not to this delete.
  */
-export async function savedWorkOf(workspace: string, savedDir: string): Promise<string | undefined> {
-  const name = new RegExp(`^${basename(workspace).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\d-\\d{3}Z$`);
-  const saves = (await readdir(savedDir).catch(() => [] as string[])).filter((entry) => name.test(entry)).sort().reverse();
+export async function savedWorkOf(workspace: string, savedDir: string, sinceMs: number): Promise<string | undefined> {
+  const prefix = `${basename(workspace)}-`;
+  const saves = (await readdir(savedDir).catch(() => [] as string[]))
+    .filter((entry) => entry.startsWith(prefix) && savedAt(entry.slice(prefix.length)) >= sinceMs - CLOCK_SLACK_MS)
+    .sort()
+    .reverse();
   for (const save of saves) {
     if (await stat(join(savedDir, save, 'workspace.bundle')).catch(() => undefined)) return join(savedDir, save);
   }
   return undefined;
+}
+
+/** The server's clock (when the close was scheduled) and the worker's (the save's name) may differ a little. */
+const CLOCK_SLACK_MS = 5_000;
+
+/** The time in a save's name (an ISO time with ':' and '.' as '-'), or NaN when it is not one. */
+function savedAt(stamp: string): number {
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{3})Z$/.exec(stamp);
+  return match ? Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}.${match[5]}Z`) : NaN;
 }

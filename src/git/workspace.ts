@@ -352,7 +352,8 @@ export class LocalWorkspace {
   }
 
   /** Delete a managed workspace, after saving the work that exists nowhere else (saveUnsavedWork). */
-  async remove(ref: WorkspaceRef): Promise<Removed> {
+  /** `askedAtMs`: when the delete was first asked for; a retry then answers with the save its first attempt made. */
+  async remove(ref: WorkspaceRef, askedAtMs?: number): Promise<Removed> {
     if (!ref.managed) return { deleted: false }; // a workspace the user gave us is never deleted
     const path = resolve(ref.workspace_path);
     const base = resolve(this.settings.base_path);
@@ -361,7 +362,7 @@ export class LocalWorkspace {
     const savedDir = this.settings.saved_dir ?? join(stateDir(), 'saved');
     // A directory that is no repository holds no work (a clone cut short), or is what a first attempt of this
     // delete left after saving it: then that save is the answer. A repository that cannot be saved is kept.
-    const saved_to = repo ? await saveUnsavedWork(path, savedDir) : await savedWorkOf(path, savedDir);
+    const saved_to = repo ? await saveUnsavedWork(path, savedDir) : askedAtMs === undefined ? undefined : await savedWorkOf(path, savedDir, askedAtMs);
     await rm(path, { recursive: true, force: true });
     return { deleted: true, ...(saved_to ? { saved_to } : {}) };
   }

@@ -61,7 +61,10 @@ export class OpenCodeCliRunner implements AgentRunner {
 
     const args = ['run', '--format', 'json', '--dir', task.workspace_path];
     if (this.settings.model) args.push('-m', this.settings.model);
-    if (task.backend_session_id) args.push('-s', task.backend_session_id);
+    if (task.backend_session_id) {
+      args.push('-s', task.backend_session_id);
+      task.onBackendSession?.(task.backend_session_id); // its events carry the same id: no change to report later
+    }
     // A title given up front also saves the extra model call OpenCode makes to invent one.
     else args.push('--title', truncate(task.title?.trim() || `station-coding ${task.session_id}`, 100));
 

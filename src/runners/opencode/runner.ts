@@ -116,6 +116,7 @@ export class OpenCodeServerRunner implements AgentRunner {
     }
     task.onBackendSession?.(sessionId);
     const session = new OpenCodeSession(client, url, directory, sessionId);
+    if (task.backend_session_id) await session.stopLeftoverTurn();
 
     const messageId = newMessageId();
     const turn = new TurnWatcher(task, messageId);

@@ -81,6 +81,22 @@ export class OpenCodeSession {
     }
   }
 
+  /**
+   * A turn still running when a task starts was left by an attempt whose worker died (a coding session runs one
+   * task at a time): it is stopped first, so the new prompt is not queued behind it or mistaken for it.
+   */
+  async stopLeftoverTurn(): Promise<void> {
+    const busy = async () => {
+      const statuses = (await call(this.url, 'session status', () =>
+        this.client.session.status({ directory: this.directory }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }),
+      )) as Record<string, { type?: string }> | undefined;
+      return (statuses?.[this.id]?.type ?? 'idle') !== 'idle';
+    };
+    if (!(await busy())) return;
+    await this.abort();
+    for (let i = 0; i < 100 && (await busy()); i++) await sleep(100);
+  }
+
   async abort(): Promise<void> {
     try {
       await this.client.session.abort({ sessionID: this.id, directory: this.directory }, { signal: AbortSignal.timeout(5_000) });
