@@ -42,6 +42,16 @@ function makeTask(workspace: string, opts: TaskOptions = {}): { task: AgentTask;
   return { task, progress };
 }
 
+/** A task on a session the runner's OpenCode does not have: a non-retryable not_found that names the session. */
+async function assertUnknownSessionNamed(runner: { run(task: AgentTask): Promise<AgentOutcome> }, workspace: string): Promise<void> {
+  await assert.rejects(runner.run(makeTask(workspace, { backend_session_id: 'ses_doesnotexist' }).task), (error: unknown) => {
+    assert.ok(error instanceof CodingError, String(error));
+    assert.equal(error.kind, 'not_found');
+    assert.match(error.message, /ses_doesnotexist/);
+    return true;
+  });
+}
+
 function newWorkspace(root: string, name: string): string {
   const dir = mkdtempSync(path.join(root, `${name}-`));
   execFileSync('git', ['init', '-q', dir]);
@@ -223,13 +233,7 @@ describe('OpenCode runners against the real opencode binary', function () {
 
     it('keeps each coding session\'s OpenCode state in its own dir; an unknown session is a clear not_found', async () => {
       assert.ok(existsSync(path.join(openCodeCliStateDir(path.join(root, 'cli-state'), firstSessionId), 'data', 'opencode')));
-      const workspace = newWorkspace(root, 'cli-unknown');
-      await assert.rejects(runner.run(makeTask(workspace, { backend_session_id: 'ses_doesnotexist' }).task), (error: unknown) => {
-        assert.ok(error instanceof CodingError, String(error));
-        assert.equal(error.kind, 'not_found');
-        assert.match(error.message, /ses_doesnotexist/);
-        return true;
-      });
+      await assertUnknownSessionNamed(runner, newWorkspace(root, 'cli-unknown'));
     });
 
     it('a missing binary is a CodingError binary_missing', async () => {
@@ -322,13 +326,7 @@ describe('OpenCode runners against the real opencode binary', function () {
     });
 
     it('an unknown session is a clear not_found naming it (a retry then starts a new conversation)', async () => {
-      const workspace = newWorkspace(root, 'server-unknown');
-      await assert.rejects(runner.run(makeTask(workspace, { backend_session_id: 'ses_doesnotexist' }).task), (error: unknown) => {
-        assert.ok(error instanceof CodingError, String(error));
-        assert.equal(error.kind, 'not_found');
-        assert.match(error.message, /ses_doesnotexist/);
-        return true;
-      });
+      await assertUnknownSessionNamed(runner, newWorkspace(root, 'server-unknown'));
     });
 
     it('runs two tasks concurrently in two workspaces on one server without cross-talk', async () => {

@@ -27,7 +27,7 @@ export async function saveUnsavedWork(workspace: string, savedDir: string): Prom
   const unpushed = head ? (await git(workspace, ['rev-list', '--max-count=1', 'HEAD', '--branches', '--not', '--remotes'])) !== '' : false;
   if (!uncommitted && !unpushed) return undefined;
 
-  const target = join(savedDir, `${basename(workspace)}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const target = join(savedDir, `${basename(workspace)}-${saveStamp(new Date())}`);
   // Bundle last, so a directory holding one is a complete save (savedWorkOf counts on it).
   await mkdir(target, { recursive: true });
   const refs = head ? ['HEAD', '--branches', '--tags'] : [];
@@ -62,7 +62,12 @@ export async function savedWorkOf(workspace: string, savedDir: string, sinceMs: 
 /** The server's clock (when the close was scheduled) and the worker's (the save's name) may differ a little. */
 const CLOCK_SLACK_MS = 5_000;
 
-/** The time in a save's name (an ISO time with ':' and '.' as '-'), or NaN when it is not one. */
+/** The time in a save's name: an ISO time with ':' and '.' as '-' (a file name on every system). */
+function saveStamp(date: Date): string {
+  return date.toISOString().replace(/[:.]/g, '-');
+}
+
+/** The time saveStamp wrote, or NaN when `stamp` is not one. */
 function savedAt(stamp: string): number {
   const match = /^(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{3})Z$/.exec(stamp);
   return match ? Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}.${match[5]}Z`) : NaN;

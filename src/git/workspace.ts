@@ -351,8 +351,10 @@ export class LocalWorkspace {
     }
   }
 
-  /** Delete a managed workspace, after saving the work that exists nowhere else (saveUnsavedWork). */
-  /** `askedAtMs`: when the delete was first asked for; a retry then answers with the save its first attempt made. */
+  /**
+   * Delete a managed workspace, after saving the work that exists nowhere else (saveUnsavedWork). `askedAtMs`: when
+   * the delete was first asked for; a retry then answers with the save its first attempt made.
+   */
   async remove(ref: WorkspaceRef, askedAtMs?: number): Promise<Removed> {
     if (!ref.managed) return { deleted: false }; // a workspace the user gave us is never deleted
     const path = resolve(ref.workspace_path);

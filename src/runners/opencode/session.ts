@@ -59,11 +59,7 @@ export class OpenCodeSession {
   /** Polled check: the session is not busy and our turn has a completed reply (or an error). */
   async turnIsOver(messageId: string): Promise<boolean> {
     const { client, url, directory } = this;
-    const statuses = (await call(url, 'session status', () =>
-      client.session.status({ directory }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }),
-    )) as Record<string, { type?: string }> | undefined;
-    const status = statuses?.[this.id]?.type ?? 'idle';
-    if (status !== 'idle') return false;
+    if (await this.busy()) return false;
     // Only the newest messages matter: once the session is idle, the last reply of our turn is the last one.
     const messages = await recentMessages(client, url, directory, this.id, undefined, CALL_TIMEOUT_MS, 5);
     const replies = messages.filter((m) => m.info?.role === 'assistant' && m.info.parentID === messageId);
@@ -86,15 +82,17 @@ export class OpenCodeSession {
    * task at a time): it is stopped first, so the new prompt is not queued behind it or mistaken for it.
    */
   async stopLeftoverTurn(): Promise<void> {
-    const busy = async () => {
-      const statuses = (await call(this.url, 'session status', () =>
-        this.client.session.status({ directory: this.directory }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }),
-      )) as Record<string, { type?: string }> | undefined;
-      return (statuses?.[this.id]?.type ?? 'idle') !== 'idle';
-    };
-    if (!(await busy())) return;
+    if (!(await this.busy())) return;
     await this.abort();
-    for (let i = 0; i < 100 && (await busy()); i++) await sleep(100);
+    for (let i = 0; i < 100 && (await this.busy()); i++) await sleep(100);
+  }
+
+  /** Whether the server says the session is running a turn (busy or retrying). */
+  private async busy(): Promise<boolean> {
+    const statuses = (await call(this.url, 'session status', () =>
+      this.client.session.status({ directory: this.directory }, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }),
+    )) as Record<string, { type?: string }> | undefined;
+    return (statuses?.[this.id]?.type ?? 'idle') !== 'idle';
   }
 
   async abort(): Promise<void> {
