@@ -44,6 +44,27 @@ const OpenCodeCliConfig = z
   })
   .strict();
 
+/** The shape every agent CLI added after OpenCode shares (codex, gemini, qwen, copilot); `config` is the CLI's own settings. */
+const agentCliConfig = (cli: string, binary: string, settings: string) =>
+  z
+    .object({
+      binary_path: z.string().default(binary).describe(`Path or name of the ${cli} binary.`),
+      timeout_sec: positiveInt().default(300).describe('Kill a task that runs longer than this.'),
+      model: z.string().optional().describe(`Model the ${cli} uses (its --model / model setting).`),
+      config: z.record(z.string(), z.unknown()).optional().describe(`${cli}'s own settings for this worker's sessions: ${settings}`),
+      env: stringMap().optional().describe(`Extra environment for the ${cli} process (provider endpoint and key). Values are masked when printed.`),
+    })
+    .strict();
+
+const ModelPrice = z
+  .object({
+    input: z.number().nonnegative().describe('USD per million input tokens (not counting cache reads).'),
+    output: z.number().nonnegative().describe('USD per million output tokens (reasoning tokens included).'),
+    cache_read: z.number().nonnegative().optional().describe('USD per million tokens read from the prompt cache (default: input).'),
+    cache_write: z.number().nonnegative().optional().describe('USD per million tokens written to the prompt cache (default: input).'),
+  })
+  .strict();
+
 const NatsSubject = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a NATS subject of letters, digits, _ and - tokens (no wildcards)');
 const NatsBucket = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a JetStream bucket name (letters, digits, _ and -)');
 
@@ -210,6 +231,16 @@ export const CodingConfig = z
     opencode: OpenCodeConfig.prefault({}),
     cli: OpenCodeCliConfig.prefault({}),
     nats: NatsConfig.prefault({}),
+    codex: agentCliConfig('Codex CLI', 'codex', 'Codex config keys (config.toml), applied as -c key=value overrides.').prefault({}),
+    gemini: agentCliConfig('Gemini CLI', 'gemini', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
+    qwen: agentCliConfig('Qwen Code', 'qwen', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
+    copilot: agentCliConfig('GitHub Copilot CLI', 'copilot', 'keys of its config.json, merged into the session’s own config file.').prefault({}),
+    pricing: z
+      .record(z.string(), ModelPrice)
+      .default({})
+      .describe(
+        'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini, qwen, copilot): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
+      ),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
     worker_lost_after_sec: z
       .number()

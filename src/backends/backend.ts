@@ -131,6 +131,9 @@ export interface AgentTask {
   onBackendSession?: (id: string) => void;
 }
 
+/** Where a task's cost came from: backend = the CLI reported it; pricing = computed from coding.pricing; unpriced = neither, so 0. */
+export type CostSource = 'backend' | 'pricing' | 'unpriced';
+
 export interface AgentOutcome {
   success: boolean;
   summary: string;
@@ -138,6 +141,8 @@ export interface AgentOutcome {
   backend_session_id?: string;
   tokens: Tokens;
   cost: number;
+  /** Where cost came from (runners/pricing.ts); unset means the backend reported it. */
+  cost_source?: CostSource;
   duration_ms: number;
   num_turns?: number;
   tool_calls: ToolCall[];

@@ -33,6 +33,8 @@ export interface TaskFigures {
   backend_session_id?: string;
   tokens: Tokens;
   cost: number;
+  /** backend, pricing (computed from coding.pricing) or unpriced; unset means backend. */
+  cost_source?: string;
   tool_calls: ToolCall[];
 }
 
@@ -78,6 +80,7 @@ function finish(span: Span, prefix: string, outcome: TaskFigures, timings: ToolT
   span.setAttributes({
     backend_session_id: outcome.backend_session_id ?? '',
     cost: outcome.cost,
+    'cost.source': outcome.cost_source ?? 'backend',
     'tokens.input': outcome.tokens.input,
     'tokens.output': outcome.tokens.output,
     'tokens.reasoning': outcome.tokens.reasoning,
