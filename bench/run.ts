@@ -17,7 +17,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseCodingConfig, type CodingConfig } from '../src/config.js';
 import { CodingClient } from '../src/client/client.js';
 import { startWorkerProcess } from '../test/support/worker-process.js';
-import { defaultTaskLimit } from '../src/activities/task-slots.js';
+import { defaultTaskLimit } from '../src/host/task-slots.js';
 import { gitAuthEnv } from '../src/git/credentials.js';
 import { GitProcess } from '../src/git/git-process.js';
 import { baseChildEnv } from '../src/process/spawn.js';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { SANDBOX_MODES } from './process/sandbox.js';
-import { applyTemporalSources } from './client/connection-config.js';
-import { BACKENDS, CleanupPolicy, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, describeZodError } from './contract.js';
+import { TemporalConfig, applyTemporalSources } from './temporal-config.js';
+import { BACKENDS, CleanupPolicy, describeZodError } from './contract.js';
 
 const positiveInt = () => z.number().int().positive();
 const stringMap = () => z.record(z.string(), z.string());
@@ -182,45 +182,6 @@ const McpConfig = z
       .boolean()
       .default(false)
       .describe('Serve MCP over HTTP without a token. The server binds 127.0.0.1 only, but every local user (and every local process) can then call the tools.'),
-  })
-  .strict();
-
-const TemporalTlsConfig = z
-  .object({
-    enabled: z.boolean().optional().describe('Use TLS ($TEMPORAL_TLS wins). Implied by any other tls key or by an api_key; false turns TLS off.'),
-    server_name: z.string().optional().describe('Name the server certificate must carry, when it is not the host of the address ($TEMPORAL_TLS_SERVER_NAME).'),
-    server_ca_cert_path: z.string().optional().describe('PEM file of the CA that signed the server certificate; default the system roots ($TEMPORAL_TLS_SERVER_CA_CERT_PATH).'),
-    server_ca_cert_data: z.string().optional().describe('The same CA as PEM text, usually ${VAR} ($TEMPORAL_TLS_SERVER_CA_CERT_DATA).'),
-    client_cert_path: z.string().optional().describe('PEM file of this client’s certificate, for mTLS ($TEMPORAL_TLS_CLIENT_CERT_PATH).'),
-    client_cert_data: z.string().optional().describe('The client certificate as PEM text ($TEMPORAL_TLS_CLIENT_CERT_DATA).'),
-    client_key_path: z.string().optional().describe('PEM file of the client certificate’s private key ($TEMPORAL_TLS_CLIENT_KEY_PATH).'),
-    client_key_data: z.string().optional().describe('The private key as PEM text, usually ${VAR} ($TEMPORAL_TLS_CLIENT_KEY_DATA). Masked when printed.'),
-  })
-  .strict();
-
-const TemporalConfig = z
-  .object({
-    address: z
-      .string()
-      .optional()
-      .describe('host:port of the Temporal frontend. $TEMPORAL_ADDRESS wins, a temporal.toml profile fills it when unset here. Without any an embedded dev server is used.'),
-    namespace: z.string().default(DEFAULT_NAMESPACE).describe('Temporal namespace ($TEMPORAL_NAMESPACE wins; a temporal.toml profile fills it when unset here).'),
-    profile: z
-      .string()
-      .optional()
-      .describe('Profile of the Temporal client config file (temporal.toml: $TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml) whose keys fill those not set here; $TEMPORAL_PROFILE wins; default "default".'),
-    api_key: z.string().optional().describe('API key sent as a bearer token, e.g. for Temporal Cloud; turns TLS on ($TEMPORAL_API_KEY wins). Masked when printed.'),
-    tls: TemporalTlsConfig.optional().describe('TLS / mTLS to the frontend; each key has a TEMPORAL_TLS_* variable that wins.'),
-    task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Shared task queue of workflows and session opening.'),
-    worker_id: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]+$/)
-      .optional()
-      .describe(
-        'Identity of this host’s workspaces: activities on a workspace run on `<task_queue>@<worker_id>`. $STATION_WORKER_ID wins; default the host name. Must be stable across restarts (a container’s host name is not: set it, e.g. to a StatefulSet pod name).',
-      ),
-    embedded_port: positiveInt().default(7244).describe('Port of the embedded dev server (127.0.0.1).'),
-    embedded_ui_port: positiveInt().default(8244).describe('Port of the embedded dev server’s web UI (127.0.0.1).'),
   })
   .strict();
 

@@ -9,12 +9,13 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { Tracing } from './telemetry/setup.js';
 import { createActivities } from './activities/index.js';
-import { TaskSlots, defaultTaskLimit } from './activities/task-slots.js';
-import { LocalBackendRegistry } from './backends/registry.js';
+import { defaultTaskLimit } from './host/task-slots.js';
+import { Semaphore } from './core/semaphore.js';
+import { LocalBackendRegistry } from './host/registry.js';
 import { hostTaskQueue, type CodingConfig } from './config.js';
-import { workflowBundle } from './workflow-bundle.js';
-import { searchAttributeRegistrar } from './search-attributes-setup.js';
-import { sweepAtStart } from './startup-sweep.js';
+import { workflowBundle } from './host/workflow-bundle.js';
+import { searchAttributeRegistrar } from './host/search-attributes-setup.js';
+import { sweepAtStart } from './host/startup-sweep.js';
 import { LocalWorkspace } from './git/workspace.js';
 
 export interface CodingWorker {
@@ -54,7 +55,7 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
     namespace: config.temporal.namespace,
     log: (line) => console.error(`station-coding worker: ${line}`),
   });
-  const taskSlots = new TaskSlots(config.max_concurrent_tasks ?? defaultTaskLimit());
+  const taskSlots = new Semaphore(config.max_concurrent_tasks ?? defaultTaskLimit());
   const activities = createActivities({ config, backends, hostQueue, searchAttributes, taskSlots });
   const common = {
     connection,

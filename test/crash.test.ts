@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { CodingClient } from '../src/client/client.js';
 import { LocalWorkspace } from '../src/git/workspace.js';
-import { LocalBackendRegistry } from '../src/backends/registry.js';
+import { LocalBackendRegistry } from '../src/host/registry.js';
 import type { ProgressEvent } from '../src/contract.js';
 import { BIN, getWorld, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';

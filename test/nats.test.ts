@@ -17,7 +17,7 @@ import { startAgent, type AgentProcess } from './support/nats-agents.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { killProcessesIn } from '../src/process/proc.js';
-import { NatsBackend } from '../src/nats/backend.js';
+import { NatsBackend } from '../src/backends/nats/backend.js';
 import { TaskRecord, natsNames, sessionKey, type ResultMessage } from '../src/nats/protocol.js';
 import { parseCodingConfig } from '../src/config.js';
 import type { ProgressEvent } from '../src/contract.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, FAILURE_TYPES, OpenInput, PushInput } from '../src/contract.js';
-import { searchAttributeCommands } from '../src/search-attributes-setup.js';
+import { searchAttributeCommands } from '../src/host/search-attributes-setup.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

@@ -11,7 +11,7 @@ import { Client, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateS
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPE, type OpenInput } from '../src/contract.js';
-import { workflowBundle } from '../src/workflow-bundle.js';
+import { workflowBundle } from '../src/host/workflow-bundle.js';
 import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, statusQuery } from '../src/workflows/definitions.js';
 import type { SessionRunOptions } from '../src/workflows/coding-session.js';
 import { getWorld, ROOT } from './support/world.js';

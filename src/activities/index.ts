@@ -4,18 +4,12 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import type { CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../backends/backend.js';
-import { CodingError } from '../backends/errors.js';
+import type { BackendRegistry, CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../core/backend.js';
+import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';
 import { truncate } from '../text.js';
-import type { TaskSlots } from './task-slots.js';
-
-export interface BackendRegistry {
-  get(name: BackendName): CodingBackend;
-  /** Every git token configured on this host, resolved when asked (for redaction of errors). */
-  secrets(): string[];
-}
+import type { Semaphore } from '../core/semaphore.js';
 
 /** What the workflow learns from opening: where the workspace is and the settings of this session. */
 export interface OpenedSession {
@@ -49,7 +43,7 @@ export interface ActivityDeps {
   /** Make sure the session search attributes exist on the cluster: true when they do, false when refused. */
   searchAttributes: () => Promise<boolean>;
   /** The limit on code tasks running at once on this worker (local backends; a NATS agent has its own). */
-  taskSlots: TaskSlots;
+  taskSlots: Semaphore;
 }
 
 const PROGRESS_KEPT = 20;

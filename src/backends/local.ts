@@ -2,8 +2,6 @@
 // composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
 import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type PushRequest, type Tokens } from '../contract.js';
 import type {
-  AgentOutcome,
-  AgentRunner,
   CloseOperation,
   CloseOutcome,
   CodeOperation,
@@ -12,15 +10,15 @@ import type {
   OpenOperation,
   OpenOutcome,
   OperationRef,
-  ProgressSink,
   SessionRef,
-} from './backend.js';
+} from '../core/backend.js';
+import type { AgentOutcome, AgentRunner, ProgressSink } from '../core/runner.js';
 import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
 import { markKept } from '../git/kept.js';
 import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
 import { Redactor } from '../secrets/redact.js';
-import { CodingError } from './errors.js';
+import { CodingError } from '../core/errors.js';
 
 export class LocalBackend implements CodingBackend {
   constructor(

@@ -1,10 +1,10 @@
-// Connecting to Temporal with the settings of ./connection-config.ts: the client connection and the worker's,
+// Connecting to Temporal with the settings of ../temporal-config.ts: the client connection and the worker's,
 // each failing with an error that names the address, whether TLS was used, and what to fix.
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { connectionOptions, type TemporalSection } from './connection-config.js';
+import { connectionOptions, type TemporalSection } from '../temporal-config.js';
 
 /** A client connection, or an error naming the address, whether TLS was used, and where to fix it. */
 export async function connectClient(temporal: TemporalSection, address?: string): Promise<Connection> {

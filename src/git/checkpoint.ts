@@ -5,7 +5,7 @@
 // takes a session over clones the origin, fetches the bundle and puts branch, commits and changes back.
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 import { runHardenedGit } from './hardening.js';
 import { workingTreeId } from './working-tree.js';
 

@@ -1,6 +1,6 @@
 // What a failed git command tells its caller: one line they can act on, of a kind the workflow understands
 // (auth, not_found, conflict, unavailable, ...), with every configured token removed in every form.
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 import { redact } from './credentials.js';
 import { remoteHost, type GitCredentials } from './host-credentials.js';
 

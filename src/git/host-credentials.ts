@@ -2,7 +2,7 @@
 // (coding.git.credentials, and coding.git.token_env / token for coding.git.host); nothing a caller sends (a
 // repo_url, a workspace's origin, a push remote) can add a host. A remote on any other host gets no token.
 import type { CodingConfig } from '../config.js';
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 
 interface Entry {
   host: string;

@@ -5,7 +5,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { resolve, sep } from 'node:path';
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 import { stateDir } from '../paths.js';
 
 export interface WorkspaceRoots {

@@ -6,7 +6,7 @@ import type { GitProcess } from './git-process.js';
 import { CloneCache } from './clone-cache.js';
 import { workingTreeId } from './working-tree.js';
 import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 import { gitAuthEnv, riskyLocalConfigKeys } from './credentials.js';
 import { hardenedGit, hardenedGitForNewRepository, rememberWorkerConfig } from './hardening.js';
 import { GitCredentials } from './host-credentials.js';
@@ -17,7 +17,7 @@ import { markOperation } from './operation-marks.js';
 import { saveUnsavedWork, savedWorkOf } from './save-work.js';
 import { isKept } from './kept.js';
 import { stateDir } from '../paths.js';
-import type { OperationRef } from '../backends/backend.js';
+import type { OperationRef } from '../core/backend.js';
 import type { CodingConfig } from '../config.js';
 
 /** The commit trailer naming the operation that made a commit, so that a retry of it finds it. */

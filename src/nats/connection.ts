@@ -19,7 +19,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { z } from 'zod';
 import { maskUrlCredentials, type CodingConfig } from '../config.js';
-import { CodingError } from '../backends/errors.js';
+import { CodingError } from '../core/errors.js';
 import { errorLine } from '../text.js';
 import { STATE_TTL_MS, TaskRecord, decodeWith, natsNames, taskKey, type NatsNames } from './protocol.js';
 

@@ -3,7 +3,7 @@
 // the task span (cost.source), because a 0 from an unpriced model and a 0 from a free one look alike otherwise.
 import type { Tokens } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import type { CostSource } from '../backends/backend.js';
+import type { CostSource } from '../core/runner.js';
 
 export type Pricing = CodingConfig['pricing'];
 

@@ -1,5 +1,5 @@
 // Progress from a runner to its task: a sink that throws must never break the task it reports on.
-import type { AgentTask } from '../backends/backend.js';
+import type { AgentTask } from '../core/runner.js';
 import type { ProgressEvent } from '../contract.js';
 
 export function safeProgress(task: AgentTask, event: ProgressEvent): void {

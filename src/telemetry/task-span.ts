@@ -3,7 +3,7 @@
 // tracer is a no-op and none of this costs anything measurable.
 import { SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import type { Backend as BackendName, ProgressEvent, Tokens, ToolCall } from '../contract.js';
-import type { ProgressSink } from '../backends/backend.js';
+import type { ProgressSink } from '../core/runner.js';
 
 const tracer = trace.getTracer('station-coding');
 

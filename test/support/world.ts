@@ -17,9 +17,10 @@ import { startGitServer, type GitServer } from './git-server.js';
 import { startTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
 import { startWorkerProcess } from './worker-process.js';
+import { ROOT } from './root.js';
 
 export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
-export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
+export { ROOT };
 export const BIN = {
   claude: join(ROOT, 'node_modules', '.bin', 'claude'),
   opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),

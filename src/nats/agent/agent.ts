@@ -4,7 +4,7 @@
 // the Temporal side and ../protocol.ts for the messages.
 //
 // - intake.ts: new sessions come from the durable consumer every agent shares (each task goes to exactly one
-//   agent, and only while it has a free slot, slots.ts); a session's later operations from its own consumer.
+//   agent, and only while it has a free slot); a session's later operations from its own consumer.
 // - claims.ts: a task is claimed in the state bucket (create = exactly one claimer) before its message is
 //   acked; its result is recorded there before it is published (replies.ts). A task whose record exists is
 //   answered from the record, never run again (a retry after a retryable failure, a higher attempt, runs again).
@@ -18,8 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
 import { maskUrlCredentials, type CodingConfig } from '../../config.js';
-import type { ProgressSink } from '../../backends/backend.js';
-import { LocalBackendRegistry } from '../../backends/registry.js';
+import type { ProgressSink } from '../../core/runner.js';
+import { LocalBackendRegistry } from '../../host/registry.js';
 import { LocalWorkspace } from '../../git/workspace.js';
 import { truncate } from '../../text.js';
 import { errorLine } from '../../text.js';
@@ -34,7 +34,7 @@ import { Intake } from './intake.js';
 import { Liveness } from './liveness.js';
 import { recoverLostTasks } from './recovery.js';
 import { Replies, safely } from './replies.js';
-import { Slots } from './slots.js';
+import { Semaphore } from '../../core/semaphore.js';
 
 export type { AgentLog } from './context.js';
 
@@ -63,7 +63,7 @@ export class NatsAgent {
   private readonly execution: Execution;
   private readonly replies: Replies;
   private readonly liveness: Liveness;
-  private readonly slots: Slots;
+  private readonly slots: Semaphore;
   private readonly intake: Intake;
   private readonly active = new Map<string, Running>();
   private readonly loops: Promise<void>[] = [];
@@ -80,7 +80,7 @@ export class NatsAgent {
     this.execution = new Execution(this.ctx, config, this.registry, env);
     this.replies = new Replies(this.ctx);
     this.liveness = new Liveness(this.ctx, () => [...this.active.keys()], new Date().toISOString());
-    this.slots = new Slots(config.nats.agent.concurrency);
+    this.slots = new Semaphore(config.nats.agent.concurrency);
     this.intake = new Intake(this.ctx, this.slots, this.replies, () => this.stopping, (msg, task) => this.take(msg, task));
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }

@@ -3,10 +3,11 @@
 // token variable, model), and the error a task reports (redacted).
 import { resolve, sep } from 'node:path';
 import type { CodingConfig } from '../../config.js';
-import type { ProgressSink, SessionRef } from '../../backends/backend.js';
-import { CodingError } from '../../backends/errors.js';
+import type { SessionRef } from '../../core/backend.js';
+import type { ProgressSink } from '../../core/runner.js';
+import { CodingError } from '../../core/errors.js';
 import { LocalBackend } from '../../backends/local.js';
-import type { LocalBackendRegistry } from '../../backends/registry.js';
+import type { LocalBackendRegistry } from '../../host/registry.js';
 import { redact } from '../../git/credentials.js';
 import { errorLine } from '../../text.js';
 import { readEntry } from '../connection.js';

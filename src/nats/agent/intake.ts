@@ -8,14 +8,14 @@ import { ensureConsumer } from '../connection.js';
 import { decodeTask, type TaskMessage } from '../protocol.js';
 import type { AgentContext } from './context.js';
 import { safely, type Rejection, type Replies } from './replies.js';
-import type { Slots } from './slots.js';
+import type { Release, Semaphore } from '../../core/semaphore.js';
 
 export type Consumer = 'own' | 'shared';
 
 export class Intake {
   constructor(
     private readonly ctx: AgentContext,
-    private readonly slots: Slots,
+    private readonly slots: Semaphore,
     private readonly replies: Replies,
     private readonly stopping: () => boolean,
     /** Runs a task that holds a slot; the slot is released when it settles. */
@@ -58,26 +58,30 @@ export class Intake {
     if (via === 'own' && (task.op === 'open' || task.agent !== id)) {
       return this.replies.reject(msg, misrouted(task, task.op === 'open' ? `open tasks go to ${names.sharedSubject}` : `task is for agent ${task.agent}, not ${id}`));
     }
+    let release: Release | undefined;
     if (via === 'own') {
       // Only this agent can do it: wait for a slot, telling JetStream the message is being worked on.
       const keep = setInterval(() => safely(() => msg.working()), 10_000);
       try {
-        await this.slots.acquire();
+        release = await this.slots.acquire();
       } finally {
         clearInterval(keep);
       }
-    } else if (!this.slots.tryAcquire()) {
-      safely(() => msg.nak(250)); // busy after all: let another agent have it
-      return;
+    } else {
+      release = this.slots.tryAcquire();
+      if (!release) {
+        safely(() => msg.nak(250)); // busy after all: let another agent have it
+        return;
+      }
     }
     if (this.stopping()) {
-      this.slots.release();
+      release();
       safely(() => msg.nak());
       return;
     }
     void this.take(msg, task)
       .catch((err) => this.ctx.log({ event: 'task_error', taskID: task.taskID, op: task.op, error: errorLine(err) }))
-      .finally(() => this.slots.release());
+      .finally(release);
   }
 }
 

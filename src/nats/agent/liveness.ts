@@ -2,7 +2,7 @@
 // that while the agent runs and listing the tasks it is on; a second process under a live id is refused.
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { errorLine } from '../../text.js';
 import { AgentRecord, PROTOCOL_VERSION, agentKey, decodeWith, encode } from '../protocol.js';
 import type { AgentContext } from './context.js';

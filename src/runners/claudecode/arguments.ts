@@ -1,5 +1,5 @@
 // The command line of one `claude -p` run: output format, permissions, limits, tools and the session flag.
-import type { ClaudeCodeSettings } from './runner.js';
+import type { ClaudeCodeSettings } from './settings.js';
 import type { SessionMode } from './session-store.js';
 
 export function claudeArgs(settings: ClaudeCodeSettings, session: SessionMode, maxCostUsd: number | undefined): string[] {

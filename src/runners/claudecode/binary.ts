@@ -1,5 +1,5 @@
 // Which Claude Code binary to run, and the error that says how to install it when it cannot be started.
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { resolveBinary } from '../../process/binaries.js';
 
 /**

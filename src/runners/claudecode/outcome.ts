@@ -1,7 +1,7 @@
 // Deciding a Claude Code run's outcome from what the stream reported and how the process ended: success,
 // a failed task (with its reason), or an error a retry cannot fix (authentication) or might (no result).
-import type { AgentOutcome, AgentTask } from '../../backends/backend.js';
-import { CodingError } from '../../backends/errors.js';
+import type { AgentOutcome, AgentTask } from '../../core/runner.js';
+import { CodingError } from '../../core/errors.js';
 import { truncate } from '../../text.js';
 import { type ProcessOutcome } from '../../process/spawn.js';
 import { sanitize } from './environment.js';

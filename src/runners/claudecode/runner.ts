@@ -10,32 +10,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
-import type { Room, Sandbox } from '../../process/sandbox.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
+import type { Room } from '../../process/sandbox.js';
 import { runProcess } from '../../process/spawn.js';
 import { safeProgress } from '../progress.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { claudeArgs } from './arguments.js';
+import type { ClaudeCodeSettings } from './settings.js';
 import { binaryMissing, resolveClaudeBinary } from './binary.js';
 import { childEnv, secretValues } from './environment.js';
 import { interpret } from './outcome.js';
 import { chooseSession, claudeConfigDir, ownProjectDirs, sessionFallback } from './session-store.js';
 import { StreamReader } from './stream-reader.js';
-
-export interface ClaudeCodeSettings {
-  binary_path: string;
-  timeout_sec: number;
-  model?: string;
-  max_turns: number;
-  allowed_tools?: string[];
-  disallowed_tools?: string[];
-  /** HOME for the child (where claude keeps sessions and its login); default the worker's HOME */
-  home?: string;
-  /** extra environment for the child, e.g. ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY */
-  env?: Record<string, string>;
-  /** walls around the claude process (none when unset) */
-  sandbox?: Sandbox;
-}
 
 export class ClaudeCodeRunner implements AgentRunner {
   readonly name = 'claudecode' as const;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentTask } from '../../backends/backend.js';
+import type { AgentTask } from '../../core/runner.js';
 import type { ProcessOutcome } from '../../process/spawn.js';
 import type { StreamReader } from './stream-reader.js';
 

@@ -3,7 +3,7 @@
 // tool_use{id,name,input}), user (tool_result{tool_use_id, content, is_error}) and a final `result`
 // (subtype, is_error, api_error_status, result, session_id, total_cost_usd, usage, num_turns).
 // The reader collects what the run reports and forwards progress as it happens.
-import type { AgentTask } from '../../backends/backend.js';
+import type { AgentTask } from '../../core/runner.js';
 import { addTokens, zeroTokens, type ProgressEvent, type Tokens, type ToolCall } from '../../contract.js';
 import { truncate } from '../../text.js';
 import { lastMessageText } from '../agent-text.js';

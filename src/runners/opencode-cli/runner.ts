@@ -13,9 +13,9 @@
 // Permissions: OpenCode auto-rejects permission asks in `run` mode unless --auto is given. We do not pass
 // --auto (it would approve everything not explicitly denied, e.g. edits outside the workspace); the config
 import path from 'node:path';
-import type { AgentOutcome, AgentRunner, AgentTask } from '../../backends/backend.js';
+import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
 import { zeroTokens, type ToolCall } from '../../contract.js';
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { runProcess } from '../../process/spawn.js';
 import { truncate } from '../../text.js';
 import { lastMessageText, stripAnsi } from '../agent-text.js';

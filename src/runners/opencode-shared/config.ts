@@ -1,7 +1,7 @@
 // The OpenCode configuration every child runs with (both OpenCode runners), passed whole in
 // OPENCODE_CONFIG_CONTENT: non-interactive permissions, nothing shared or updated, the model, the user's
 // own config on top.
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import type { Sandbox } from '../../process/sandbox.js';
 
 export interface OpenCodeModelSettings {

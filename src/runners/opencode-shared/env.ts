@@ -4,7 +4,7 @@
 // loopback port (OpenCode tries to install its plugin package on start), and the configuration of config.ts.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { baseChildEnv } from '../../process/spawn.js';
 import { openCodeConfig, type OpenCodeModelSettings } from './config.js';
 

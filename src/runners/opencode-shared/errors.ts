@@ -1,6 +1,6 @@
 // OpenCode's error objects (both OpenCode runners): their message, which of them a retry cannot fix, and
 // the CodingError that reports a model provider's refusal.
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 
 /** An OpenCode error object ({name, data:{message, statusCode, isRetryable, ...}}). */
 export interface OpenCodeError {

@@ -1,7 +1,7 @@
 // HTTP to an OpenCode server: every failure becomes a CodingError that says which server and what to do,
 // and the newest messages of a session are read page by page.
 import type { OpencodeClient } from '@opencode-ai/sdk/v2';
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { truncate } from '../../text.js';
 import type { OcMessage } from './server-shapes.js';
 

@@ -1,6 +1,6 @@
 // The result of one turn, built from the real messages of that turn (the assistant messages whose parentID
 // is our prompt): tokens and cost per step, tool calls, the final text and the errors the messages carry.
-import type { AgentOutcome } from '../../backends/backend.js';
+import type { AgentOutcome } from '../../core/runner.js';
 import { zeroTokens, type ToolCall } from '../../contract.js';
 import { openCodeErrorMessage, type OpenCodeError } from '../opencode-shared/errors.js';
 import { addOpenCodeTokens, toolCallOf } from '../opencode-shared/parts.js';

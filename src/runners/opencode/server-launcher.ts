@@ -2,7 +2,7 @@
 // between), in its own process group, its output drained, and stopped with its whole group.
 import net from 'node:net';
 import { execa, type ResultPromise } from 'execa';
-import { CodingError } from '../../backends/errors.js';
+import { CodingError } from '../../core/errors.js';
 import { truncate } from '../../text.js';
 import { retry } from '../../retry.js';
 import { sandboxExecError, type Room, type Sandbox } from '../../process/sandbox.js';

@@ -1,6 +1,6 @@
 // One turn (one prompt) of one session, as seen on the server's event stream: progress while it runs,
 // usage as it grows, permission asks rejected, and whether the turn finished or was stopped.
-import type { AgentTask } from '../../backends/backend.js';
+import type { AgentTask } from '../../core/runner.js';
 import { zeroTokens } from '../../contract.js';
 import { truncate } from '../../text.js';
 import { safeProgress } from '../progress.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, loadConfig, maskConfig } from '../src/config.js';
-import { connectionOptions } from '../src/client/connection-config.js';
+import { connectionOptions } from '../src/temporal-config.js';
 import { connectClient } from '../src/client/connection.js';
 import { freePort } from './support/temporal-server.js';
 

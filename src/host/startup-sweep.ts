@@ -6,10 +6,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import type { LocalWorkspace } from './git/workspace.js';
-import { isKept } from './git/kept.js';
-import { reapRecordedAgent } from './process/agent-record.js';
-import { killProcessesIn } from './process/proc.js';
+import type { LocalWorkspace } from '../git/workspace.js';
+import { isKept } from '../git/kept.js';
+import { reapRecordedAgent } from '../process/agent-record.js';
+import { killProcessesIn } from '../process/proc.js';
 
 type WorkflowService = proto.temporal.api.workflowservice.v1.WorkflowService;
 const RUNNING = proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;

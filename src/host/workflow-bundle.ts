@@ -7,10 +7,10 @@ import { bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worke
 
 /** Prebuilt by `npm run build`: without and with the OpenTelemetry workflow interceptors. */
 export const PREBUILT_BUNDLES = {
-  plain: fileURLToPath(new URL('../workflow-bundle.js', import.meta.url)),
-  traced: fileURLToPath(new URL('../workflow-bundle-traced.js', import.meta.url)),
+  plain: fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url)),
+  traced: fileURLToPath(new URL('../../workflow-bundle-traced.js', import.meta.url)),
 };
-const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 /**
  * Bundled only for a worker that traces. Every new workflow initializes its bundle's modules afresh, and these
  * made a session's first workflow task ~40% dearer, measured with 20 sessions opening at once.

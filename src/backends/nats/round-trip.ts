@@ -2,10 +2,10 @@
 // its progress and its record until it ends, decide when its agent is lost, pass a cancel on, and turn the
 // ending into the operation's result or error.
 import type { Msg, Subscription } from '@nats-io/transport-node';
-import type { ProgressSink } from '../backends/backend.js';
-import { CodingError, type ErrorKind } from '../backends/errors.js';
-import { errorLine } from '../text.js';
-import { isWrongSequence, readEntry, readTaskRecord, type NatsLink } from './connection.js';
+import type { ProgressSink } from '../../core/runner.js';
+import { CodingError, type ErrorKind } from '../../core/errors.js';
+import { errorLine } from '../../text.js';
+import { isWrongSequence, readEntry, readTaskRecord, type NatsLink } from '../../nats/connection.js';
 import {
   AgentRecord,
   PROTOCOL_VERSION,
@@ -22,7 +22,7 @@ import {
   type ErrorInfo,
   type Op,
   type TaskMessage,
-} from './protocol.js';
+} from '../../nats/protocol.js';
 
 const POLL_MS = 2000;
 const TICK_MS = 250;

@@ -16,8 +16,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Context } from '@temporalio/activity';
-import { BranchResult, CodeResult, CommitResult, PushResult } from '../contract.js';
-import type { CodingConfig } from '../config.js';
+import { BranchResult, CodeResult, CommitResult, PushResult } from '../../contract.js';
+import type { CodingConfig } from '../../config.js';
 import type {
   CloseOperation,
   CloseOutcome,
@@ -26,13 +26,13 @@ import type {
   CodingBackend,
   OpenOperation,
   OpenOutcome,
-  ProgressSink,
   SessionRef,
-} from '../backends/backend.js';
-import type { BranchRequest, CommitRequest, PushRequest } from '../contract.js';
-import { CodingError } from '../backends/errors.js';
-import { openLink, readEntry, type NatsLink } from './connection.js';
-import { PROTOCOL_VERSION, SessionRecord, TaskMessage, encode, sessionKey, type Op, type TaskInput } from './protocol.js';
+} from '../../core/backend.js';
+import type { ProgressSink } from '../../core/runner.js';
+import type { BranchRequest, CommitRequest, PushRequest } from '../../contract.js';
+import { CodingError } from '../../core/errors.js';
+import { openLink, readEntry, type NatsLink } from '../../nats/connection.js';
+import { PROTOCOL_VERSION, SessionRecord, TaskMessage, encode, sessionKey, type Op, type TaskInput } from '../../nats/protocol.js';
 import { sendTask } from './round-trip.js';
 
 const OpenOutcomeWire = z.object({

@@ -6,19 +6,15 @@ import type {
   Budget,
   BranchRequest,
   BranchResult,
-  CleanupPolicy,
   CodeRequest,
   CodeResult,
   CommitRequest,
   CommitResult,
-  FileChange,
-  ProgressEvent,
   PushRequest,
   PushResult,
   TaskCheckpoint,
-  Tokens,
-  ToolCall,
 } from '../contract.js';
+import type { ProgressSink } from './runner.js';
 
 /** What every operation after open knows about its session (kept in the workflow, passed to activities). */
 export interface SessionRef {
@@ -85,8 +81,6 @@ export interface CloseOutcome {
   saved_to?: string;
 }
 
-export type ProgressSink = (event: ProgressEvent) => void;
-
 /**
  * Which operation of which session this is, the same on every attempt: lets a retried branch or commit find and
  * return what an earlier attempt did before its worker died (instead of failing with "already exists" or
@@ -107,52 +101,10 @@ export interface CodingBackend {
   close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome>;
 }
 
-/** One coding task for an agent runner: the part that differs between local backends. */
-export interface AgentTask {
-  session_id: string;
-  workspace_path: string;
-  /** The full prompt (instruction, context and files already composed). */
-  prompt: string;
-  title?: string;
-  /** Resume this backend session when set. */
-  backend_session_id?: string;
-  timeout_ms: number;
-  signal: AbortSignal;
-  progress: ProgressSink;
-  /** What the task may spend, for runners whose CLI has its own guard (claude --max-budget-usd). */
-  budget?: Budget;
-  /** Runners report the task's running totals here as the backend streams them; crossing the budget aborts the task. */
-  usage?: (tokens: Tokens, cost: number) => void;
-  /** W3C trace context of the task span, passed to the backend's process as TRACEPARENT when tracing is on. */
-  traceparent?: string;
-  /** Runners that spawn the agent tell its pid here: it goes into the workspace's agent record. */
-  onAgentStart?: (pid: number) => void;
-  /** Runners tell the backend's conversation id as soon as they know it, before the agent works in it. */
-  onBackendSession?: (id: string) => void;
+
+/** The backends a worker serves, by name (host/registry.ts builds them from the config). */
+export interface BackendRegistry {
+  get(name: BackendName): CodingBackend;
+  /** Every git token configured on this host, resolved when asked (for redaction of errors). */
+  secrets(): string[];
 }
-
-/** Where a task's cost came from: backend = the CLI reported it; pricing = computed from coding.pricing; unpriced = neither, so 0. */
-export type CostSource = 'backend' | 'pricing' | 'unpriced';
-
-export interface AgentOutcome {
-  success: boolean;
-  summary: string;
-  error?: string;
-  backend_session_id?: string;
-  tokens: Tokens;
-  cost: number;
-  /** Where cost came from (runners/pricing.ts); unset means the backend reported it. */
-  cost_source?: CostSource;
-  duration_ms: number;
-  num_turns?: number;
-  tool_calls: ToolCall[];
-}
-
-export interface AgentRunner {
-  readonly name: BackendName;
-  run(task: AgentTask): Promise<AgentOutcome>;
-  /** Release long-lived resources (servers the runner started). */
-  shutdown?(): Promise<void>;
-}
-
-export type { FileChange, CleanupPolicy };

@@ -1,12 +1,55 @@
-// Where the Temporal connection comes from, the way Temporal users configure it: a temporal.toml profile, the
-// `coding.temporal` keys of the config file, and the TEMPORAL_* variables (through @temporalio/envconfig), in
-// that order of precedence, lowest first. Light on purpose (every command loads it with its config); connecting
-// is ./connection.ts, through which every client, worker and MCP server connects.
+// The `coding.temporal` section: its schema, and where the Temporal connection comes from, the way Temporal
+// users configure it: a temporal.toml profile, the `coding.temporal` keys of the config file, and the TEMPORAL_*
+// variables (through @temporalio/envconfig), in that order of precedence, lowest first. Light on purpose (every
+// command loads it with its config); connecting is client/connection.ts, through which every client, worker and
+// MCP server connects.
 import type { ConnectionOptions } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ClientConfigTLS, type ConfigDataSource } from '@temporalio/envconfig';
-import type { CodingConfig } from '../config.js';
+import { z } from 'zod';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './contract.js';
 
-export type TemporalSection = CodingConfig['temporal'];
+const positiveInt = () => z.number().int().positive();
+
+const TemporalTlsConfig = z
+  .object({
+    enabled: z.boolean().optional().describe('Use TLS ($TEMPORAL_TLS wins). Implied by any other tls key or by an api_key; false turns TLS off.'),
+    server_name: z.string().optional().describe('Name the server certificate must carry, when it is not the host of the address ($TEMPORAL_TLS_SERVER_NAME).'),
+    server_ca_cert_path: z.string().optional().describe('PEM file of the CA that signed the server certificate; default the system roots ($TEMPORAL_TLS_SERVER_CA_CERT_PATH).'),
+    server_ca_cert_data: z.string().optional().describe('The same CA as PEM text, usually ${VAR} ($TEMPORAL_TLS_SERVER_CA_CERT_DATA).'),
+    client_cert_path: z.string().optional().describe('PEM file of this client’s certificate, for mTLS ($TEMPORAL_TLS_CLIENT_CERT_PATH).'),
+    client_cert_data: z.string().optional().describe('The client certificate as PEM text ($TEMPORAL_TLS_CLIENT_CERT_DATA).'),
+    client_key_path: z.string().optional().describe('PEM file of the client certificate’s private key ($TEMPORAL_TLS_CLIENT_KEY_PATH).'),
+    client_key_data: z.string().optional().describe('The private key as PEM text, usually ${VAR} ($TEMPORAL_TLS_CLIENT_KEY_DATA). Masked when printed.'),
+  })
+  .strict();
+
+export const TemporalConfig = z
+  .object({
+    address: z
+      .string()
+      .optional()
+      .describe('host:port of the Temporal frontend. $TEMPORAL_ADDRESS wins, a temporal.toml profile fills it when unset here. Without any an embedded dev server is used.'),
+    namespace: z.string().default(DEFAULT_NAMESPACE).describe('Temporal namespace ($TEMPORAL_NAMESPACE wins; a temporal.toml profile fills it when unset here).'),
+    profile: z
+      .string()
+      .optional()
+      .describe('Profile of the Temporal client config file (temporal.toml: $TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml) whose keys fill those not set here; $TEMPORAL_PROFILE wins; default "default".'),
+    api_key: z.string().optional().describe('API key sent as a bearer token, e.g. for Temporal Cloud; turns TLS on ($TEMPORAL_API_KEY wins). Masked when printed.'),
+    tls: TemporalTlsConfig.optional().describe('TLS / mTLS to the frontend; each key has a TEMPORAL_TLS_* variable that wins.'),
+    task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Shared task queue of workflows and session opening.'),
+    worker_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional()
+      .describe(
+        'Identity of this host’s workspaces: activities on a workspace run on `<task_queue>@<worker_id>`. $STATION_WORKER_ID wins; default the host name. Must be stable across restarts (a container’s host name is not: set it, e.g. to a StatefulSet pod name).',
+      ),
+    embedded_port: positiveInt().default(7244).describe('Port of the embedded dev server (127.0.0.1).'),
+    embedded_ui_port: positiveInt().default(8244).describe('Port of the embedded dev server’s web UI (127.0.0.1).'),
+  })
+  .strict();
+
+export type TemporalSection = z.output<typeof TemporalConfig>;
 type TlsSection = NonNullable<TemporalSection['tls']>;
 
 /** The keys a temporal.toml profile or a TEMPORAL_* variable can give, in the shape of `coding.temporal`. */

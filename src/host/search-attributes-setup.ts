@@ -3,7 +3,7 @@
 // through an activity. Where registering is refused (e.g. Temporal Cloud without admin rights), sessions run
 // without them and the warning gives the commands to run once.
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from './workflows/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
 type OperatorService = proto.temporal.api.operatorservice.v1.OperatorService;
 const IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
