@@ -3,14 +3,6 @@
 // not in .git/config, not in the remote URL, and only sent to a host the worker's owner configured for it
 // (host-credentials.ts).
 
-/** The environment variables that carry the header; simple-git must be told to let them through. */
-export const GIT_AUTH_ENV_KEYS = [
-  'GIT_CONFIG_COUNT',
-  ...[0, 1, 2, 3, 4].flatMap((i) => [`GIT_CONFIG_KEY_${i}`, `GIT_CONFIG_VALUE_${i}`]),
-  'GIT_TERMINAL_PROMPT',
-];
-
-
 /** scheme://host[:port]/ of an http(s) URL, or undefined for other transports. */
 export function httpOrigin(url: string | undefined): string | undefined {
   if (!url || !/^https?:\/\//i.test(url)) return undefined;
