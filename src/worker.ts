@@ -85,7 +85,16 @@ export async function createWorker({ connection, config, env, tracing }: WorkerO
   return {
     hostQueue,
     run() {
-      running ??= Promise.all([shared.run(), host.run()]).then(() => backends.shutdown());
+      // The two stop together: a host worker without the shared one (or the reverse) would hold sessions that
+      // no longer move.
+      const stopBoth = () => {
+        for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+      };
+      running ??= Promise.allSettled([shared, host].map((w) => w.run().finally(stopBoth))).then(async (results) => {
+        await backends.shutdown();
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
       return running;
     },
     async shutdown() {

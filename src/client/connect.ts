@@ -13,6 +13,12 @@ export interface Connected {
   address: string;
   embedded?: EmbeddedServerInfo;
   worker?: CodingWorker;
+  /**
+   * Rejects when the in-process worker stops before close() (never settles without one): a command waiting for
+   * an operation races it, so that it ends with the worker's error instead of waiting for an operation that no
+   * worker will run.
+   */
+  workerStopped: Promise<never>;
   close(): Promise<void>;
 }
 
@@ -41,17 +47,36 @@ export async function connectCoding(config: CodingConfig, options: ConnectOption
   if (options.withWorker ?? embedded !== undefined) {
     nativeConnection = await connectNative(temporal, address);
     worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
-    worker.run().catch((err: Error) => options.log?.(`worker stopped: ${err.message}`));
   }
+  let closing = false;
+  const workerStopped = worker
+    ? worker.run().then(
+        () => Promise.reject(workerStoppedError(closing ? 'it was shut down' : 'it shut down')),
+        (err: Error) => {
+          options.log?.(`worker stopped: ${err.message}`);
+          return Promise.reject(workerStoppedError(err.message));
+        },
+      )
+    : new Promise<never>(() => {});
+  workerStopped.catch(() => {}); // awaited by whoever races it; nobody may, after close()
   return {
     client,
     address,
     embedded,
     worker,
+    workerStopped,
     async close() {
+      closing = true;
       await worker?.shutdown();
       await nativeConnection?.close();
       await connection.close();
     },
   };
+}
+
+/** The one line a command ends with when the worker it hosted stops under it. */
+function workerStoppedError(reason: string): Error {
+  return new Error(
+    `the worker in this process stopped (${reason.split('\n')[0]}); sessions it held are left as they are: start \`station-coding worker\` with the same config to continue them, or end one with \`station-coding close <session_id>\``,
+  );
 }

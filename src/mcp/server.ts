@@ -233,7 +233,13 @@ export async function serveMcp(config: CodingConfig, options: ServeOptions = {})
       const { startTelemetry } = await import('../telemetry/setup.js');
       telemetry ??= startTelemetry('station-coding-mcp');
       const { connectCoding } = await import('../client/connect.js');
-      return connectCoding(config, { log, tracing: telemetry.tracing });
+      const connected = await connectCoding(config, { log, tracing: telemetry.tracing });
+      // Without its worker this server would answer every tool call by waiting forever: stop with the reason.
+      connected.workerStopped.catch((err: Error) => {
+        log(err.message);
+        stop('its worker stopped');
+      });
+      return connected;
     })().catch((err: Error) => {
       connecting = undefined;
       throw err;

@@ -58,3 +58,16 @@ export async function startTemporalServer(): Promise<TemporalServer> {
     },
   };
 }
+
+let shared: Promise<TemporalServer> | undefined;
+
+/** One dev server per test run, shared by the world and by the tests that need only Temporal (the workflow rules). */
+export function sharedTemporalServer(): Promise<TemporalServer> {
+  shared ??= startTemporalServer();
+  return shared;
+}
+
+export async function stopSharedTemporalServer(): Promise<void> {
+  const server = await shared?.catch(() => undefined);
+  await server?.stop();
+}

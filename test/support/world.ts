@@ -14,7 +14,7 @@ import type { Tracing } from '../../src/telemetry/setup.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
 import { startGitServer, type GitServer } from './git-server.js';
-import { startTemporalServer, type TemporalServer } from './temporal-server.js';
+import { sharedTemporalServer, stopSharedTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
 import { startWorkerProcess } from './worker-process.js';
 import { ROOT } from './root.js';
@@ -62,7 +62,7 @@ async function startWorld(): Promise<World> {
   });
   const token = `tok_${randomBytes(12).toString('hex')}`;
   process.env[GIT_TOKEN_ENV] = token;
-  const [temporal, git, claude, openai] = await Promise.all([startTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI()]);
+  const [temporal, git, claude, openai] = await Promise.all([sharedTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI()]);
   claude.setScript(claudeScript());
   openai.setScript(openaiScript());
   const workspaceBase = await mkdtemp(join(tmpdir(), 'station-ws-'));
@@ -104,7 +104,7 @@ async function startWorld(): Promise<World> {
     await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
-    await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
+    await Promise.allSettled([git.close(), claude.close(), openai.close()]);
     await Promise.allSettled([workspaceBase, stateDir, claudeHome].map((dir) => rm(dir, { recursive: true, force: true })));
   };
   return { temporal, connection, client, git, token, claude, openai, config, rawConfig, worker, logs, workspaceBase, stateDir };
@@ -114,6 +114,7 @@ export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
     await stopWorld?.();
+    await stopSharedTemporalServer();
   },
 };
 

@@ -53,7 +53,8 @@ export async function withConnection<T>({ config, globals }: Prepared, fn: (c: C
     log: (line) => (globals.verbose || /started the embedded/.test(line) ? console.error(line) : undefined),
   });
   try {
-    return await fn(connected);
+    // A worker of this process that stops would leave the command waiting for operations nobody runs.
+    return await Promise.race([fn(connected), connected.workerStopped]);
   } finally {
     await connected.close();
     await telemetry.shutdown();

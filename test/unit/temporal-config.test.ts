@@ -6,10 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { ConfigError, loadConfig, maskConfig } from '../src/config.js';
-import { connectionOptions } from '../src/temporal-config.js';
-import { connectClient } from '../src/client/connection.js';
-import { freePort } from './support/temporal-server.js';
+import { ConfigError, loadConfig, maskConfig } from '../../src/config.js';
+import { connectionOptions } from '../../src/temporal-config.js';
+import { connectClient } from '../../src/client/connection.js';
+import { freePort } from '../support/temporal-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'station-conn-'));
 const toml = join(dir, 'temporal.toml');

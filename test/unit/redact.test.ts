@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCodingConfig } from '../src/config.js';
-import { Redactor } from '../src/secrets/redact.js';
+import { parseCodingConfig } from '../../src/config.js';
+import { Redactor } from '../../src/secrets/redact.js';
 
 describe('redactor', () => {
   it('collects every configured secret and cuts out its plain, URL-encoded and basic-auth forms', () => {

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { AgentTask } from '../src/core/runner.js';
-import { CodingError } from '../src/core/errors.js';
-import { Sandbox } from '../src/process/sandbox.js';
-import { ClaudeCodeRunner } from '../src/runners/claudecode/runner.js';
-import { startFakeAnthropic, type FakeAnthropic, type FakeScript } from './support/fake-anthropic.js';
-import { processesIn, waitFor } from './support/helpers.js';
+import type { AgentTask } from '../../src/core/runner.js';
+import { CodingError } from '../../src/core/errors.js';
+import { Sandbox } from '../../src/process/sandbox.js';
+import { ClaudeCodeRunner } from '../../src/runners/claudecode/runner.js';
+import { startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../support/fake-anthropic.js';
+import { processesIn, waitFor } from '../support/helpers.js';
 
 const BINARY = (() => {
   const require = createRequire(import.meta.url);

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { contractSchemas } from '../src/contract-schemas.js';
-import { FAILURE_TYPES, UPDATES, WORKFLOW_TYPE } from '../src/contract.js';
+import { contractSchemas } from '../../src/contract-schemas.js';
+import { FAILURE_TYPES, UPDATES, WORKFLOW_TYPE } from '../../src/contract.js';
 
 // Computed here rather than imported from support/world.ts, which loads the Temporal worker and client.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test/ -> repo root
+import { ROOT } from '../support/root.js';
 const SCHEMAS = join(ROOT, 'schemas');
 
 describe('contract schemas', function () {

@@ -1,7 +1,7 @@
 // The agent stream's line splitter: lines across chunks, a last line without newline, and a runaway line that
 // is skipped instead of growing without bound.
 import assert from 'node:assert/strict';
-import { LineSplitter, MAX_LINE_CHARS } from '../src/process/line-splitter.js';
+import { LineSplitter, MAX_LINE_CHARS } from '../../src/process/line-splitter.js';
 
 describe('LineSplitter', () => {
   it('joins lines split across chunks, trims them, drops empty ones, keeps the last unterminated line', () => {

@@ -7,8 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import proto from '@temporalio/proto';
-import { workflowBundle } from '../src/host/workflow-bundle.js';
-import { ROOT } from './support/world.js';
+import { workflowBundle } from '../../src/host/workflow-bundle.js';
+import { ROOT } from '../support/world.js';
 
 const HISTORIES_DIR = join(ROOT, 'test', 'fixtures', 'histories');
 

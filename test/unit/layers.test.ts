@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
-import { ROOT } from './support/root.js';
+import { ROOT } from '../support/root.js';
 
 /** Lowest floor first; the first prefix that matches a path under src/ decides. */
 const FLOORS: Array<[floor: number, name: string, prefixes: string[]]> = [

@@ -7,15 +7,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import proto from '@temporalio/proto';
-import { Client, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { WORKFLOW_TYPE, type OpenInput } from '../src/contract.js';
-import { workflowBundle } from '../src/host/workflow-bundle.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, statusQuery } from '../src/workflows/definitions.js';
-import type { SessionRunOptions } from '../src/workflows/coding-session.js';
-import { getWorld, ROOT } from './support/world.js';
-import { stubActivities, type StubLog } from './support/stub-activities.js';
+import { WORKFLOW_TYPE, type OpenInput } from '../../src/contract.js';
+import { workflowBundle } from '../../src/host/workflow-bundle.js';
+import { ensureSearchAttributes } from '../../src/host/search-attributes-setup.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, statusQuery } from '../../src/workflows/definitions.js';
+import type { SessionRunOptions } from '../../src/workflows/coding-session.js';
+import { ROOT } from '../support/root.js';
+import { sharedTemporalServer } from '../support/temporal-server.js';
+import { stubActivities, type StubLog } from '../support/stub-activities.js';
 
 export const HISTORIES_DIR = join(ROOT, 'test', 'fixtures', 'histories');
 
@@ -37,16 +39,21 @@ describe('session workflow rules (stub activities)', function () {
   let worker: Worker;
   let running: Promise<void>;
   let connection: NativeConnection;
+  let clientConnection: Connection;
   let log: StubLog;
   let taskQueue: string;
 
   before(async () => {
-    const w = await getWorld();
-    client = new Client({ connection: w.connection });
+    // Only a Temporal server: no git, no agents, no fake models (this file runs in the fast tier, npm run test:unit).
+    const temporal = await sharedTemporalServer();
+    clientConnection = await Connection.connect({ address: temporal.address });
+    // What a worker of the project does at start: the session workflow upserts these.
+    assert.deepEqual(await ensureSearchAttributes(clientConnection.operatorService, 'default'), { ready: true });
+    client = new Client({ connection: clientConnection });
     taskQueue = `wf-rules-${randomBytes(3).toString('hex')}`;
     const stubs = stubActivities(taskQueue);
     log = stubs.log;
-    connection = await NativeConnection.connect({ address: w.temporal.address });
+    connection = await NativeConnection.connect({ address: temporal.address });
     worker = await Worker.create({
       connection,
       taskQueue,
@@ -61,6 +68,7 @@ describe('session workflow rules (stub activities)', function () {
     worker.shutdown();
     await running;
     await connection.close();
+    await clientConnection.close();
   });
 
   const start = (input: OpenInput | Record<string, unknown>, options?: SessionRunOptions, id = `wf_${randomBytes(4).toString('hex')}`) =>

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { ROOT } from './support/world.js';
+import { ROOT } from '../support/world.js';
 
 const COMPOSE = join(ROOT, 'docker-compose.temporal.yml');
 const NATIVE = join(ROOT, 'test', 'cluster', 'run.sh');

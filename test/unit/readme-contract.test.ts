@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, FAILURE_TYPES, OpenInput, PushInput } from '../src/contract.js';
-import { searchAttributeCommands } from '../src/host/search-attributes-setup.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, FAILURE_TYPES, OpenInput, PushInput } from '../../src/contract.js';
+import { searchAttributeCommands } from '../../src/host/search-attributes-setup.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+import { ROOT } from '../support/root.js';
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 describe('README contract section', () => {

@@ -6,12 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSyn
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { AgentTask } from '../src/core/runner.js';
-import { ClaudeCodeRunner } from '../src/runners/claudecode/runner.js';
-import type { ClaudeCodeSettings } from '../src/runners/claudecode/settings.js';
-import { CodingError } from '../src/core/errors.js';
-import type { ProgressEvent } from '../src/contract.js';
-import { defaultScript, startFakeAnthropic, type FakeAnthropic, type FakeScript } from './support/fake-anthropic.js';
+import type { AgentTask } from '../../src/core/runner.js';
+import { ClaudeCodeRunner } from '../../src/runners/claudecode/runner.js';
+import type { ClaudeCodeSettings } from '../../src/runners/claudecode/settings.js';
+import { CodingError } from '../../src/core/errors.js';
+import type { ProgressEvent } from '../../src/contract.js';
+import { defaultScript, startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../support/fake-anthropic.js';
 
 const BINARY = (() => {
   const require = createRequire(import.meta.url);

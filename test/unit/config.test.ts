@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import YAML from 'yaml';
-import { parseCodingConfig } from '../src/config.js';
-import { BIN } from './support/world.js';
-import { stopEmbeddedServer } from '../src/client/embedded-server.js';
+import { parseCodingConfig } from '../../src/config.js';
+import { BIN } from '../support/world.js';
+import { stopEmbeddedServer } from '../../src/client/embedded-server.js';
 
 describe('config', () => {
   it('a list item that expands to nothing is left out, not passed on as an empty string', () => {

@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { allCommands, createProgram } from '../src/client/cli.js';
+import { allCommands, createProgram } from '../../src/client/cli.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+import { ROOT } from '../support/root.js';
 const BIN = join(ROOT, 'bin', 'station-coding.js');
 
 const program = createProgram();
