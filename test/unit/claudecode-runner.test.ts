@@ -316,6 +316,19 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.match(out.tool_calls[0]!.error ?? '', /oops/);
   });
 
+  it('a model API that cannot be reached: each retry shown as it happens, then one line naming the fix', async () => {
+    const { workspace, runner } = setup(defaultScript(), {
+      env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', ANTHROPIC_API_KEY: API_KEY, CLAUDE_CODE_MAX_RETRIES: '2' },
+    });
+    const { task, progress } = makeTask(workspace);
+    const out = await runner.run(task);
+    assert.equal(out.success, false);
+    assert.match(out.error ?? '', /^Claude Code could not reach its model API \(API Error: Unable to connect to API \(ConnectionRefused\)\): check ANTHROPIC_BASE_URL/);
+    const retries = progress.filter((e) => e.kind === 'text' && /Claude Code retries/.test(e.text ?? ''));
+    assert.equal(retries.length, 2, JSON.stringify(progress));
+    assert.match(retries[0]!.text!, /the model API failed \(no answer\); Claude Code retries in \d+\.\d s \(attempt 1 of 2\)/);
+  });
+
   it('401 from the model API: CodingError auth, quickly, without the key', async () => {
     const { workspace, runner } = setup(() => ({ status: 401, errorMessage: 'invalid x-api-key' }));
     const startedAt = Date.now();

@@ -80,6 +80,9 @@ function failureOf(result: ResultEvent): string {
     case 'error_during_execution':
       return `Claude Code failed during execution${details ? `: ${details}` : ''}`;
     default:
+      if (/Unable to connect to API|ConnectionRefused|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|fetch failed/i.test(details)) {
+        return `Claude Code could not reach its model API (${details}): check ANTHROPIC_BASE_URL (coding.claudecode.env or the worker environment), that the endpoint is up, and that the worker can reach it`;
+      }
       if (result.api_error_status) return `the model API returned HTTP ${result.api_error_status}${details ? `: ${details}` : ''}`;
       return `Claude Code reported an error (${result.subtype ?? 'unknown'})${details ? `: ${details}` : ''}`;
   }

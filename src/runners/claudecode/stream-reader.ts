@@ -46,6 +46,8 @@ interface StreamEvent {
   message?: { id?: string; model?: string; content?: ContentBlock[] | string; usage?: Usage };
   // system/api_retry
   attempt?: number;
+  max_retries?: number;
+  retry_delay_ms?: number;
   error_status?: number | null;
   error?: string;
   // result
@@ -119,6 +121,10 @@ export class StreamReader {
     if ((status === 401 || status === 403) && (event.attempt ?? 0) > AUTH_RETRY_ATTEMPTS_TOLERATED) {
       this.authFailure = { status, error: event.error ?? 'authentication_failed' };
     }
+    // Claude Code retries an unreachable or failing model for minutes: say so as it happens, not only at the end.
+    const why = status ? `HTTP ${status}` : 'no answer';
+    const delay = typeof event.retry_delay_ms === 'number' ? ` in ${(event.retry_delay_ms / 1000).toFixed(1)} s` : '';
+    this.progress({ kind: 'text', text: `the model API failed (${why}); Claude Code retries${delay} (attempt ${event.attempt ?? '?'} of ${event.max_retries ?? '?'})` });
   }
 
   private onAssistant(event: StreamEvent): void {
