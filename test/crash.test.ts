@@ -1,5 +1,5 @@
 // Every git side effect is safe to run twice: a real worker process is killed (SIGKILL) right after the side
-// effect and before its activity completes (fault switch STATION_FAULT_KILL_AFTER), a new worker process with the
+// effect and before its activity completes (support/kill-after.ts, loaded into that worker only), a new worker process with the
 // same worker_id takes over, and the retry returns what the first attempt did. Stale git locks left by a dead git
 // never block a session. Real Temporal, real git server.
 import assert from 'node:assert/strict';
@@ -12,10 +12,12 @@ import { CodingClient } from '../src/client/client.js';
 import { LocalWorkspace } from '../src/git/workspace.js';
 import { LocalBackendRegistry } from '../src/host/registry.js';
 import type { ProgressEvent } from '../src/contract.js';
-import { BIN, getWorld, type World } from './support/world.js';
+import { BIN, getWorld, ROOT, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
+
+const KILL_AFTER = join(ROOT, 'dist', 'test', 'support', 'kill-after.js');
 
 describe('crash safety of git operations', function () {
   let w: World;
@@ -36,7 +38,8 @@ describe('crash safety of git operations', function () {
 
   /** A worker process; with `killAfter` it dies (SIGKILL) right after that operation's side effect. */
   function startWorker(killAfter?: string): ChildProcess {
-    const env = { ...process.env, STATION_CONFIG: config, ...(killAfter ? { STATION_FAULT_KILL_AFTER: killAfter } : {}) };
+    const fault = killAfter ? { STATION_FAULT_KILL_AFTER: killAfter, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${KILL_AFTER}`.trim() } : {};
+    const env = { ...process.env, STATION_CONFIG: config, ...fault };
     const worker = spawn('node', [BIN.stationCoding, 'worker'], { env, stdio: 'ignore' });
     workers.push(worker);
     return worker;

@@ -99,14 +99,12 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
   async function createBranch(session: SessionRef, req: BranchRequest, operation?: string) {
     const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef(operation)));
     await saveCheckpoint(session);
-    faultAfter('branch');
     return result;
   }
 
   async function commitChanges(session: SessionRef, req: CommitRequest, operation?: string) {
     const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef(operation)));
     await saveCheckpoint(session);
-    faultAfter('commit');
     return result;
   }
 
@@ -274,14 +272,6 @@ function operationRef(operation: string | undefined): OperationRef {
   const { workflowExecution: run, activityId } = Context.current().info;
   const key = createHash('sha256').update(`${run?.workflowId}\0${run?.runId}\0${operation ?? activityId}`).digest('hex').slice(0, 20);
   return { key };
-}
-
-/**
- * Fault injection for the crash tests: with STATION_FAULT_KILL_AFTER=<operation> the worker kills itself
- * (SIGKILL) right after the operation's side effect, before the activity completes, on the first attempt only.
- */
-function faultAfter(operation: string): void {
-  if (process.env.STATION_FAULT_KILL_AFTER === operation && Context.current().info.attempt === 1) process.kill(process.pid, 'SIGKILL');
 }
 
 /** A CodingError keeps its kind and retryability; anything unexpected is retried as an infrastructure failure. */
