@@ -13,7 +13,7 @@ import { reapRecordedAgent, recordPath, type AgentRecord } from '../src/process/
 import { procStat } from '../src/process/proc.js';
 import { LocalWorkspace } from '../src/git/workspace.js';
 import { BIN, getWorld, type World } from './support/world.js';
-import { describeProcess, git, processesIn, waitFor } from './support/helpers.js';
+import { alive, describeProcess, git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript, type FakeScript, type FakeTurn } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
 
@@ -22,7 +22,6 @@ function turns(...steps: ((cwd: string) => FakeTurn)[]): FakeScript {
   return ({ cwd, turnIndex }) => steps[turnIndex]?.(cwd!) ?? { text: 'Done.' };
 }
 const bash = (command: string): FakeTurn => ({ tool: { name: 'Bash', input: { command, description: 'run' } } });
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
 describe('reaping and keeping work', function () {
   let w: World;

@@ -1,5 +1,5 @@
 // Small helpers shared by the end-to-end tests.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { CodeResult, type Backend } from '../../src/contract.js';
@@ -20,6 +20,36 @@ export function processesIn(dir: string): number[] {
     }
   }
   return pids;
+}
+
+/** The command line of a process ('' for a zombie being reaped, or one that is gone). */
+export function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** processesIn() with each command line; zombies left out. */
+export function processCommands(dir: string): Array<{ pid: number; cmd: string }> {
+  return processesIn(dir)
+    .map((pid) => ({ pid, cmd: commandOf(pid) }))
+    .filter((p) => p.cmd !== '');
+}
+
+/** A process that exists and is not a zombie. */
+export const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+
+/** `pgrep -af pattern`, without pgrep itself: one line per process. */
+export function pgrep(pattern: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.trim() && !line.includes('pgrep'));
+  } catch {
+    return []; // exit 1: nothing found
+  }
 }
 
 /** pid, parent and command line of a process, for failure messages. */

@@ -2,7 +2,7 @@
 // language model (test/support/fake-anthropic.ts on 127.0.0.1). Each test gets its own git workspace and HOME.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { ClaudeCodeRunner } from '../../src/runners/claudecode/runner.js';
 import type { ClaudeCodeSettings } from '../../src/runners/claudecode/settings.js';
 import { CodingError } from '../../src/core/errors.js';
 import type { ProgressEvent } from '../../src/contract.js';
+import { pgrep, processCommands, waitFor } from '../support/helpers.js';
 import { defaultScript, startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../support/fake-anthropic.js';
 
 const BINARY = (() => {
@@ -20,42 +21,6 @@ const BINARY = (() => {
 })();
 const API_KEY = 'sk-ant-test-SECRET-4242';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Processes whose working directory is `dir` or inside it: claude itself and the shells of its tools. */
-function processesIn(dir: string): Array<{ pid: number; cmd: string }> {
-  const found: Array<{ pid: number; cmd: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (cmd) found.push({ pid: Number(entry), cmd }); // an empty cmdline is a zombie being reaped
-    } catch {
-      // gone, or not ours to look at
-    }
-  }
-  return found;
-}
-
-/** pgrep -f for the given text (our session ids are unique, so this finds only our claude). */
-function pgrep(pattern: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('pgrep'));
-  } catch {
-    return []; // exit 1: nothing found
-  }
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('ClaudeCodeRunner with the real claude CLI', function () {
   this.timeout(60_000);
@@ -205,7 +170,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     const { task } = makeTask(workspace, { signal: controller.signal });
     const running = runner.run(task);
     await waitFor('the model request', () => fake.mainRequests().length >= 1);
-    const before = processesIn(workspace);
+    const before = processCommands(workspace);
     assert.ok(before.some((p) => p.cmd.includes('--session-id')), JSON.stringify(before));
     const sessionId = /--session-id ([0-9a-f-]{36})/.exec(before.find((p) => p.cmd.includes('--session-id'))!.cmd)![1]!;
 
@@ -216,7 +181,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.equal(out.success, false);
     assert.equal(out.error, 'cancelled');
     assert.equal(out.backend_session_id, sessionId);
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
     assert.deepEqual(pgrep(sessionId), []);
 
     // The killed run left its transcript (the prompt is written before the model answers) ...
@@ -241,7 +206,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     const controller = new AbortController();
     const { task } = makeTask(workspace, { signal: controller.signal });
     const running = runner.run(task);
-    await waitFor('the sleeping tool', () => processesIn(workspace).some((p) => p.cmd === 'sleep 288'));
+    await waitFor('the sleeping tool', () => processCommands(workspace).some((p) => p.cmd === 'sleep 288'));
 
     const abortedAt = Date.now();
     controller.abort();
@@ -249,7 +214,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.ok(Date.now() - abortedAt < 5000, `took ${Date.now() - abortedAt} ms`);
     assert.equal(out.success, false);
     assert.equal(out.error, 'cancelled');
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
     assert.deepEqual(pgrep('sleep 28[78]'), []);
   });
 
@@ -262,7 +227,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.equal(out.success, false);
     assert.equal(out.error, 'timed out after 3s');
     assert.match(out.backend_session_id ?? '', UUID);
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
     assert.deepEqual(pgrep(out.backend_session_id!), []);
   });
 
@@ -270,7 +235,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     const { workspace, runner } = setup(() => ({ stallMs: 60_000, text: 'too late' }));
     const running = runner.run(makeTask(workspace).task);
     await waitFor('the model request', () => fake.mainRequests().length >= 1);
-    const claude = processesIn(workspace).find((p) => p.cmd.includes('--session-id'));
+    const claude = processCommands(workspace).find((p) => p.cmd.includes('--session-id'));
     assert.ok(claude);
     process.kill(claude.pid, 'SIGKILL');
     const error = await running.then(
@@ -343,7 +308,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.equal(error.retryable, false);
     assert.match(error.message, /401/);
     assert.ok(!error.message.includes(API_KEY));
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
   });
 
   it('403 whose message echoes the key: CodingError auth with the provider message, key redacted', async () => {

@@ -12,7 +12,7 @@ import { CodingError } from '../../src/core/errors.js';
 import { Sandbox } from '../../src/process/sandbox.js';
 import { ClaudeCodeRunner } from '../../src/runners/claudecode/runner.js';
 import { startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../support/fake-anthropic.js';
-import { processesIn, waitFor } from '../support/helpers.js';
+import { pgrep, processesIn, waitFor } from '../support/helpers.js';
 
 const BINARY = (() => {
   const require = createRequire(import.meta.url);
@@ -117,14 +117,14 @@ describe('ClaudeCodeRunner inside the sandbox', function () {
     );
     const controller = new AbortController();
     const running = runner.run(task(controller.signal));
-    await waitFor('both sleeping tools', () => pgrep('sleep 297') !== '' && pgrep('sleep 298') !== '', 30_000);
+    await waitFor('both sleeping tools', () => pgrep('sleep 297').length > 0 && pgrep('sleep 298').length > 0, 30_000);
     const abortedAt = Date.now();
     controller.abort();
     const out = await running;
     assert.ok(Date.now() - abortedAt < 5000, `took ${Date.now() - abortedAt} ms`);
     assert.equal(out.error, 'cancelled');
     await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
-    assert.equal(pgrep('sleep 29[78]'), '');
+    assert.deepEqual(pgrep('sleep 29[78]'), []);
   });
 
   it('a missing binary is binary_missing, as without walls', async () => {
@@ -139,13 +139,3 @@ describe('ClaudeCodeRunner inside the sandbox', function () {
   });
 });
 
-function pgrep(pattern: string): string {
-  try {
-    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('pgrep'))
-      .join('\n');
-  } catch {
-    return '';
-  }
-}

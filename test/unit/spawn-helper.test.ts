@@ -3,15 +3,14 @@
 // serves, the helper and what it was running are gone. Real processes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runShortCommand } from '../../src/process/spawn-helper.js';
 import { descendantsOf } from '../../src/process/proc.js';
 import { ROOT } from '../support/world.js';
-import { waitFor } from '../support/helpers.js';
+import { alive, waitFor } from '../support/helpers.js';
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 const command = (file: string, args: string[], silenceMs?: number) => ({ file, args, cwd: tmpdir(), env: { PATH: process.env.PATH ?? '' }, maxBuffer: 1 << 20, silenceMs });
 /** The processes under `root` whose command line contains `text`. */
 const under = (root: number, text: string) => [...descendantsOf(root).keys()].filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text));
