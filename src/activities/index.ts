@@ -2,9 +2,9 @@
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Backend as BackendName, Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
+import type { Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import type { BackendRegistry, CodeOutcome, CodingBackend, OperationRef, SessionRef } from '../core/backend.js';
+import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { contractSchemas } from '../../src/contract-schemas.js';
 import { FAILURE_TYPES, UPDATES, WORKFLOW_TYPE } from '../../src/contract.js';
 
