@@ -9,24 +9,18 @@ import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';
 import { truncate } from '../text.js';
+import { sessionSettings, type SessionSettings } from './session-settings.js';
 import type { Semaphore } from '../core/semaphore.js';
 
 /** What the workflow learns from opening: where the workspace is and the settings of this session. */
-export interface OpenedSession {
+export interface OpenedSession extends SessionSettings {
   session: SessionRef;
   repo_cloned: boolean;
   branch?: string;
   /** Task queue of the worker that holds the workspace: every later activity goes there. */
   worker_queue: string;
-  cleanup_policy: CodingConfig['cleanup_policy'];
-  idle_timeout_ms: number;
-  task_timeout_ms: number;
-  max_attempts: number;
-  /** How long an operation waits for the worker holding the workspace before it is reported lost. */
-  worker_lost_after_ms?: number;
   /** A checkpoint store is configured: a lost worker's session moves to another worker (restoreWorkspace). */
   checkpoint?: boolean;
-  budget: Budget;
 }
 
 /** Where a session's workspace was re-created by restoreWorkspace. */
@@ -52,7 +46,7 @@ const HEARTBEAT_EVERY_MS = 1000;
 export function createActivities({ config, backends, hostQueue, searchAttributes, taskSlots }: ActivityDeps) {
   const checkpoints = config.checkpoint?.dir ? new CheckpointStore(config.checkpoint.dir) : undefined;
   /** Only a managed clone of an origin can be re-created elsewhere; a remote agent's workspace is not here. */
-  const checkpointed = (session: SessionRef) => checkpoints !== undefined && session.managed && !!session.repo_url && session.backend !== 'opencode-nats';
+  const checkpointed = (session: SessionRef) => checkpoints !== undefined && session.managed && !!session.repo_url && !backends.get(session.backend).remote;
   /** After an operation that changed the workspace: its checkpoint for another host (a failure is logged, not the operation's). */
   async function saveCheckpoint(session: SessionRef): Promise<void> {
     if (!checkpointed(session)) return;
@@ -146,17 +140,9 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           repo_cloned: opened.repo_cloned,
           branch: opened.branch,
           // A remote backend's workspace is on its agent, so any worker can carry its operations.
-          worker_queue: backend === 'opencode-nats' ? config.temporal.task_queue : hostQueue,
-          cleanup_policy: start.cleanup_policy ?? config.cleanup_policy,
-          idle_timeout_ms: config.idle_timeout_min * 60_000,
-          task_timeout_ms: config.task_timeout_min * 60_000,
-          max_attempts: config.max_attempts,
-          worker_lost_after_ms: config.worker_lost_after_sec * 1000,
+          worker_queue: backends.get(backend).remote ? config.temporal.task_queue : hostQueue,
+          ...sessionSettings(config, start),
           ...(checkpointed(session) ? { checkpoint: true } : {}),
-          budget: {
-            ...((start.max_cost_usd ?? config.max_cost_usd) !== undefined ? { max_cost_usd: start.max_cost_usd ?? config.max_cost_usd } : {}),
-            ...((start.max_tokens ?? config.max_tokens) !== undefined ? { max_tokens: start.max_tokens ?? config.max_tokens } : {}),
-          },
         };
       });
     },
@@ -180,7 +166,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           const backend = backends.get(session.backend);
           const waitStarted = Date.now();
           const release =
-            session.backend === 'opencode-nats'
+            backend.remote
               ? () => {}
               : await taskSlots.acquire(signal, (wait) => {
                   progress.waiting = wait;

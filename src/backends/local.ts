@@ -21,6 +21,8 @@ import { Redactor } from '../secrets/redact.js';
 import { CodingError } from '../core/errors.js';
 
 export class LocalBackend implements CodingBackend {
+  readonly remote = false;
+
   constructor(
     readonly name: BackendName,
     private readonly workspace: LocalWorkspace,

@@ -93,6 +93,8 @@ export interface OperationRef {
 
 export interface CodingBackend {
   readonly name: BackendName;
+  /** Its workspaces live on other machines (NATS agents): this worker keeps no checkpoint, host queue or task slot for them. */
+  readonly remote: boolean;
   open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome>;
   code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome>;
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult>;

@@ -47,6 +47,7 @@ const CloseOutcomeWire = z.object({ workspace_deleted: z.boolean(), saved_to: z.
 
 export class NatsBackend implements CodingBackend {
   readonly name = 'opencode-nats' as const;
+  readonly remote = true;
   private link?: Promise<NatsLink>;
 
   constructor(private readonly config: CodingConfig) {}
