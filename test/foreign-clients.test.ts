@@ -1,5 +1,5 @@
 // The wire contract tested from outside: sessions driven by clients this project did not write (the Temporal
-// Python SDK and the `temporal` CLI), with only the names and JSON the README documents. Real Temporal, real
+// Python SDK and the `temporal` CLI), with only the names and JSON docs/contract.md documents. Real Temporal, real
 // git server, real backends; the fake model is the only fake.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
