@@ -3,7 +3,7 @@
 // the first case needs PyPI (or pip's cache).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PYTHON_SDK_VERSION, SYSTEM_PACKAGES, ensurePythonSdk, packagePlan, setup, testPython, venvDir } from './support/setup.js';
@@ -44,6 +44,16 @@ describe('the test set-up', function () {
     const python = testPython(env);
     execFileSync(python, ['-m', 'pip', 'uninstall', '--quiet', '--yes', 'temporalio']);
     assert.match(ensurePythonSdk(env) ?? '', /^temporalio==/);
+    assert.equal(ensurePythonSdk(env), undefined);
+  });
+
+  it('makes its environment again when the environment’s python no longer runs', () => {
+    const python = testPython(env);
+    rmSync(python);
+    symlinkSync('/nonexistent/python3', python); // as when the base Python it was made from is gone
+    const lines: string[] = [];
+    assert.match(ensurePythonSdk(env, (line) => lines.push(line)) ?? '', /^Python environment \+ temporalio==/);
+    assert.ok(lines.some((line) => line.includes('re-creating the Python environment')), lines.join('\n'));
     assert.equal(ensurePythonSdk(env), undefined);
   });
 });

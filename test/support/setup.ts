@@ -152,9 +152,11 @@ export function ensurePythonSdk(env?: NodeJS.ProcessEnv, log: (line: string) => 
   if (existsSync(python) && version() === PYTHON_SDK_VERSION) return undefined;
   const started = Date.now();
   const steps: string[] = [];
-  if (!existsSync(python)) {
-    log(`setup: creating the Python environment ${dir}`);
-    execFileSync('python3', ['-m', 'venv', dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+  // A venv whose python no longer runs (its base Python was removed or upgraded) is made again.
+  const broken = existsSync(dir) && !runs(python, ['-c', 'pass']);
+  if (!existsSync(python) || broken) {
+    log(`setup: ${broken ? 're-creating' : 'creating'} the Python environment ${dir}`);
+    execFileSync('python3', ['-m', 'venv', ...(broken ? ['--clear'] : []), dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
     steps.push('venv');
   }
   log(`setup: installing ${PYTHON_SDK}==${PYTHON_SDK_VERSION} (the Temporal Python SDK) into ${dir}`);
@@ -225,8 +227,9 @@ export async function setup(options: SetupOptions = {}): Promise<SetupResult> {
     checks.push(checkBubblewrap());
   }
 
-  // The Temporal Python SDK in our own environment (needs python3 with venv, from the packages above).
-  if (has('python3')) {
+  // The Temporal Python SDK in our own environment (needs python3 with venv, from the packages above; when they are
+  // missing, the message above says how to get them).
+  if (SYSTEM_PACKAGES.find((p) => p.apt === 'python3-venv')!.present()) {
     try {
       const did = ensurePythonSdk(env, log);
       if (did) installed.push(did);
