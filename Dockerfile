@@ -1,6 +1,6 @@
 # The station-coding worker image (docker-compose.temporal.yml): node 20 with git, the project built, and the real
 # claude and opencode binaries from the npm dependencies. Runs `station-coding worker`; give every container its
-# own stable STATION_WORKER_ID and workspaces volume (README "Production").
+# own stable STATION_WORKER_ID and workspaces volume (docs/production.md).
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,4 +1,4 @@
-// `npm run bench`: the speed figures of the README's "Speed" table, each measured in this one run against its
+// `npm run bench`: the speed figures of docs/speed.md's table, each measured in this one run against its
 // comparison (interleaved where there are two sides, medians). Real Temporal dev server, real git server with a
 // token, real claude, fake model; a benchmark, not a test: it prints figures and whether each goal is met.
 //

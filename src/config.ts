@@ -236,7 +236,7 @@ export const CodingConfig = z
       .enum(SANDBOX_MODES)
       .default('auto')
       .describe(
-        'Walls around every coding agent process (see README "Sandbox"): bwrap = bubblewrap, own PID namespace, read-only root, the worker’s HOME, config file, state directory, other workspaces and /tmp hidden, only the workspace and the agent’s own state writable (the worker refuses to start if bwrap cannot run); auto = bwrap where it works, else none with a warning at start; none = the agent runs as the worker’s user and can read its secrets.',
+        'Walls around every coding agent process (see docs/sandbox.md): bwrap = bubblewrap, own PID namespace, read-only root, the worker’s HOME, config file, state directory, other workspaces and /tmp hidden, only the workspace and the agent’s own state writable (the worker refuses to start if bwrap cannot run); auto = bwrap where it works, else none with a warning at start; none = the agent runs as the worker’s user and can read its secrets.',
       ),
     cleanup_policy: CleanupPolicy.default('on_session_end'),
     max_cost_usd: z.number().positive().optional().describe('Budget of one session in USD: a task that would start over it is refused, a running task that crosses it is stopped.'),
@@ -389,7 +389,7 @@ export function maskUrlCredentials(url: string): string {
   return url.replace(/(\/\/)[^@/,]*@/g, `$1${MASK}@`);
 }
 
-/** Every key with its description and default, for `station-coding config --keys` and the README. */
+/** Every key with its description and default, for `station-coding config --keys` and docs/configuration.md (`npm run docs`). */
 export function describeKeys(): Array<{ key: string; description: string; default?: unknown }> {
   const json = z.toJSONSchema(CodingConfig, { io: 'input' }) as JsonSchema;
   const rows: Array<{ key: string; description: string; default?: unknown }> = [];

@@ -1,5 +1,5 @@
 // The wire contract tested from outside: sessions driven by clients this project did not write (the Temporal
-// Python SDK and the `temporal` CLI), with only the names and JSON the README documents. Real Temporal, real
+// Python SDK and the `temporal` CLI), with only the names and JSON docs/contract.md documents. Real Temporal, real
 // git server, real backends; the fake model is the only fake.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { getWorld, ROOT, type World } from './support/world.js';
 import { git, waitFor } from './support/helpers.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
+import { testPython } from './support/setup.js';
 
 const run = promisify(execFile);
 
@@ -29,8 +30,11 @@ describe('clients we did not write', function () {
       const url = await w.git.createRepo(repo);
       const prefix = `py_${backend.replace('-', '_')}_${Date.now()}`;
       const args = JSON.stringify({ address: w.temporal.address, task_queue: w.config.temporal.task_queue, repo_url: url, backend, prefix });
-      const { stdout } = await run('python3', [join(ROOT, 'test', 'clients', 'python_session.py'), args], { timeout: 240_000, maxBuffer: 32 << 20 }).catch(
-        (err: Error & { stderr?: string; stdout?: string; signal?: string; code?: number }) => {
+      // The venv's python with the pinned Temporal Python SDK, which `npm test` sets up (test/support/setup.ts).
+      const python = testPython();
+      const { stdout } = await run(python, [join(ROOT, 'test', 'clients', 'python_session.py'), args], { timeout: 240_000, maxBuffer: 32 << 20 }).catch(
+        (err: Error & { stderr?: string; stdout?: string; signal?: string; code?: number | string }) => {
+          if (err.code === 'ENOENT') throw new Error(`${python} is missing: run \`node dist/test/support/setup.js\` (npm test runs it first)`);
           const stderr = err.stderr?.trim().split('\n') ?? [];
           const fatal = stderr.findIndex((line) => line.startsWith('Fatal Python error'));
           const shown = fatal >= 0 ? stderr.slice(fatal, fatal + 12) : stderr.slice(-5);

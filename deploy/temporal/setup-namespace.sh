@@ -1,6 +1,6 @@
 #!/bin/sh
 # Once the frontend answers: registers the namespace (72 h retention of closed sessions) and the session search
-# attributes (CodingBackend, ... as in the README), each only if missing. Safe to run again.
+# attributes (CodingBackend, ... as in docs/observability.md), each only if missing. Safe to run again.
 # Used by docker-compose.temporal.yml (admin-tools image) and by `npm run test:cluster`.
 # Environment: TEMPORAL (the temporal CLI, default `temporal`), TEMPORAL_ADDRESS, NAMESPACE (default), plus any
 # TEMPORAL_TLS_* / TEMPORAL_API_KEY the CLI understands.

@@ -1,7 +1,7 @@
 // The `station-coding` command line, declared with commander: every command and option is defined once (here and in
 // src/client/cli/), and the help of the program and of each command (`station-coding <command> --help`) is generated
-// from those definitions; option texts for tool inputs are the zod descriptions of src/contract.ts. The README's
-// command table is checked against this program by test/cli-help.test.ts.
+// from those definitions; option texts for tool inputs are the zod descriptions of src/contract.ts. The command
+// table of docs/cli.md is checked against this program by test/unit/cli-help.test.ts.
 //
 // Exit codes: 0 success (and --help), 1 error (one line on stderr, prefixed `station-coding: `), 2 usage error, and
 // help printed because no command was given.

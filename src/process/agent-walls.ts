@@ -28,7 +28,7 @@ export function hiddenPlaces(config: CodingConfig, env: NodeJS.ProcessEnv): stri
 /** The sandbox for this worker's agents; logs at start what it is, and a warning when there is none. */
 export function agentSandbox(config: CodingConfig, env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = console.error): Sandbox {
   const sandbox = Sandbox.detect(config.sandbox, hiddenPlaces(config, env));
-  log(sandbox.walled ? `station-coding: ${sandbox.describe()}` : `station-coding: WARNING: ${sandbox.describe()}. See README "Sandbox".`);
+  log(sandbox.walled ? `station-coding: ${sandbox.describe()}` : `station-coding: WARNING: ${sandbox.describe()}. See docs/sandbox.md.`);
   return sandbox;
 }
 

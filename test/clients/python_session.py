@@ -1,4 +1,4 @@
-"""Drives coding sessions with the Temporal Python SDK, using only the names and JSON the README documents.
+"""Drives coding sessions with the Temporal Python SDK, using only the names and JSON docs/contract.md documents.
 
 Run by test/foreign-clients.test.ts: argv[1] is a JSON object {address, task_queue, repo_url, backend, prefix}.
 Prints one JSON report on stdout; the mocha test checks it against the git server and the workflow history.

@@ -20,6 +20,10 @@ SPECS="${*:-dist/test/session.test.js dist/test/foreign-clients.test.js dist/tes
 
 log() { echo "test:cluster: $*" >&2; }
 
+# --- what the tests drive (PostgreSQL, Go, the Python SDK's environment, ...): test/support/setup.ts ----------
+[ -f dist/test/support/setup.js ] || npm run build
+node dist/test/support/setup.js --cluster
+
 # --- the server binary, built once per version --------------------------------------------------------------
 if [ ! -x "$CACHE/bin/server" ] || [ ! -x "$CACHE/bin/sql" ] || [ ! -d "$CACHE/schema/postgresql/v12" ]; then
   command -v go >/dev/null || { log "go is needed to build the Temporal server (apt-get install golang, or https://go.dev/dl)"; exit 1; }
@@ -86,7 +90,7 @@ FRONTEND_GRPC_PORT=$FRONTEND FRONTEND_HTTP_PORT="$(free_port)" HISTORY_GRPC_PORT
   MATCHING_MEMBERSHIP_PORT="$(free_port)" WORKER_MEMBERSHIP_PORT="$(free_port)" \
   "$CACHE/bin/server" --config-file "$ROOT/deploy/temporal/config.yaml" --allow-no-auth start >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
-TEMPORAL_CLI="${TEMPORAL_CLI_PATH:-$(command -v temporal || echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/temporal")}"
+TEMPORAL_CLI="${TEMPORAL_CLI_PATH:-$(node --input-type=module -e "import { ensureTemporalCli } from '$ROOT/dist/src/client/temporal-cli.js'; console.log(ensureTemporalCli())")}"
 TEMPORAL="$TEMPORAL_CLI" TEMPORAL_ADDRESS="127.0.0.1:$FRONTEND" NAMESPACE=default sh deploy/temporal/setup-namespace.sh >&2
 log "Temporal server v$TEMPORAL_SERVER_VERSION (PostgreSQL persistence and visibility) on 127.0.0.1:$FRONTEND"
 

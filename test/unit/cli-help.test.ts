@@ -1,4 +1,4 @@
-// The command line documents itself: every command of the program is in the README's command table with every one
+// The command line documents itself: every command of the program is in the command table of docs/cli.md with every one
 // of its options (and the table names no command the program lacks), and `station-coding <command> --help` lists
 // them. No servers: the program is only built and asked for help.
 import assert from 'node:assert/strict';
@@ -30,12 +30,13 @@ function longFlags(command: Command): string[] {
   return command.options.map((o) => o.long!).filter((flag) => flag !== '--help');
 }
 
-/** The README's "## Commands" section, and its table: the command cell of each row, by command path. */
-function readmeCommands(): { section: string; rows: Map<string, string> } {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Commands\n');
-  assert.ok(start >= 0, 'README has a "## Commands" section');
-  const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 1));
+/** The "## Commands" section of docs/cli.md, and its table: the command cell of each row, by command path. */
+function documentedCommands(): { section: string; rows: Map<string, string> } {
+  const doc = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
+  const start = doc.indexOf('\n## Commands\n');
+  assert.ok(start >= 0, 'docs/cli.md has a "## Commands" section');
+  const end = doc.indexOf('\n## ', start + 1);
+  const section = doc.slice(start + 1, end < 0 ? undefined : end);
   const rows = new Map<string, string>();
   for (const [, cell] of section.matchAll(/^\| `([^`]+)` \|/gm)) {
     const words: string[] = [];
@@ -44,7 +45,7 @@ function readmeCommands(): { section: string; rows: Map<string, string> } {
       words.push(token);
     }
     const path = words.join(' ');
-    assert.ok(!rows.has(path), `README lists ${path} twice`);
+    assert.ok(!rows.has(path), `docs/cli.md lists ${path} twice`);
     rows.set(path, cell!);
   }
   return { section, rows };
@@ -58,7 +59,7 @@ function help(path: string): Promise<{ code: number; stdout: string; stderr: str
   });
 }
 
-describe('station-coding help and the README command table', () => {
+describe('station-coding help and the command table of docs/cli.md', () => {
   it('every option and argument of every command has a description', () => {
     for (const command of allCommands(program)) {
       assert.ok(command === program || command.description(), `${pathOf(command)} has a description`);
@@ -67,22 +68,22 @@ describe('station-coding help and the README command table', () => {
     }
   });
 
-  it('the README table lists exactly the commands of the program, each with all of its options and arguments', () => {
-    const { rows } = readmeCommands();
-    assert.deepEqual([...rows.keys()].sort(), [...commands.keys()].sort(), 'commands in the README table');
+  it('the docs/cli.md table lists exactly the commands of the program, each with all of its options and arguments', () => {
+    const { rows } = documentedCommands();
+    assert.deepEqual([...rows.keys()].sort(), [...commands.keys()].sort(), 'commands in the docs/cli.md table');
     for (const [path, command] of commands) {
       const cell = rows.get(path)!;
       const listed = new Set(cell.match(/--[a-z][a-z-]*/g) ?? []);
-      for (const flag of longFlags(command)) assert.ok(listed.has(flag), `README: ${path} is missing ${flag}`);
-      for (const flag of listed) assert.ok(longFlags(command).includes(flag) || globals.includes(flag), `README: ${path} has no option ${flag}`);
-      for (const argument of command.registeredArguments) assert.ok(cell.includes(argument.name()), `README: ${path} is missing <${argument.name()}>`);
+      for (const flag of longFlags(command)) assert.ok(listed.has(flag), `docs/cli.md: ${path} is missing ${flag}`);
+      for (const flag of listed) assert.ok(longFlags(command).includes(flag) || globals.includes(flag), `docs/cli.md: ${path} has no option ${flag}`);
+      for (const argument of command.registeredArguments) assert.ok(cell.includes(argument.name()), `docs/cli.md: ${path} is missing <${argument.name()}>`);
     }
   });
 
-  it('the README names the global options', () => {
-    const { section } = readmeCommands();
+  it('docs/cli.md names the global options', () => {
+    const { section } = documentedCommands();
     assert.deepEqual([...globals].sort(), ['--config', '--json', '--verbose']);
-    for (const flag of globals) assert.ok(section.includes(`\`${flag}`), `README Commands section names ${flag}`);
+    for (const flag of globals) assert.ok(section.includes(`\`${flag}`), `docs/cli.md Commands section names ${flag}`);
   });
 
   it('`station-coding <command> --help` exits 0 and lists the options of the command and the global ones', async () => {

@@ -1,7 +1,7 @@
 // Replay safety: the recorded histories of representative sessions (full session, cancels, idle timeout,
 // continue-as-new, failed open, invalid start, budget stop, workflow cancel) must replay on today's workflow code.
 // A change that would break a running session (workflow-scope sessions live for days) fails here; make it behind
-// `patched()` instead (README, "Changing the workflow"). Re-record with `npm run record-histories`.
+// `patched()` instead (CONTRIBUTING.md, "Changing the workflow safely"). Re-record with `npm run record-histories`.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

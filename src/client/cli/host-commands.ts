@@ -14,7 +14,7 @@ export function addHostCommands(program: Command, finish: Finish): void {
   program
     .command('nats-agent')
     .description(
-      'A coding agent for backend opencode-nats: takes tasks from NATS JetStream and codes with its local backend (README "NATS mode"); stops cleanly on SIGINT / SIGTERM.',
+      'A coding agent for backend opencode-nats: takes tasks from NATS JetStream and codes with its local backend (docs/nats.md); stops cleanly on SIGINT / SIGTERM.',
     )
     .action(async (_options: object, command: Command) => finish(await runNatsAgent((await prepare(command)).config)));
 

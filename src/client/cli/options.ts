@@ -85,7 +85,7 @@ export function addTaskOptions(command: Command): Command {
 
 /** --input: a tool's whole JSON input, instead of its arguments and options. */
 export function addInputOption(command: Command, tool: string): Command {
-  return command.option('--input <json>', `The ${tool} JSON input (README "Tool shapes"), instead of the arguments and options.`);
+  return command.option('--input <json>', `The ${tool} JSON input (docs/contract.md, "Tool shapes"), instead of the arguments and options.`);
 }
 
 /** The --input JSON, if given. */
