@@ -10,7 +10,7 @@ try {
 } catch (err) {
   problems.push((err as Error).message);
 }
-for (const [bin, pkg] of [['claude', '@anthropic-ai/claude-code'], ['opencode', 'opencode-ai']]) {
+for (const [bin, pkg] of [['claude', '@anthropic-ai/claude-code'], ['opencode', 'opencode-ai'], ['codex', '@openai/codex']]) {
   const path = `node_modules/.bin/${bin}`;
   try {
     if (!existsSync(path)) throw new Error('missing');
