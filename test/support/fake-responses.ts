@@ -60,7 +60,9 @@ export function defaultScript(opts: { file?: string; content?: string; command?:
       const target = path.isAbsolute(file) || !cwd ? file : path.join(cwd, file);
       return { text: `I'll create ${file}.`, tool: { name: CODEX_SHELL_TOOL, input: { cmd: writeCommand(target, content), ...(cwd ? { workdir: cwd } : {}) } } };
     }
-    if (turnIndex === 1) return { tool: { name: CODEX_SHELL_TOOL, input: { cmd: command, ...(cwd ? { workdir: cwd } : {}) } } };
+    // exec_command returns after yield_time_ms (default 10 s, at most 30 s) with the command still running in the
+    // background: the longest wait keeps a slow command (the timeout and cancel tests' `sleep`) in the tool call.
+    if (turnIndex === 1) return { tool: { name: CODEX_SHELL_TOOL, input: { cmd: command, yield_time_ms: 30_000, ...(cwd ? { workdir: cwd } : {}) } } };
     return { text: finalText };
   };
 }
@@ -184,7 +186,7 @@ function shellInput(turn: FakeTurn): FakeTurn {
   const input = turn.tool?.input;
   if (turn.tool?.name !== CODEX_SHELL_TOOL || !input || input.cmd !== undefined || typeof input.command !== 'string') return turn;
   const { command, description: _description, ...rest } = input;
-  return { ...turn, tool: { name: CODEX_SHELL_TOOL, input: { ...rest, cmd: command } } };
+  return { ...turn, tool: { name: CODEX_SHELL_TOOL, input: { yield_time_ms: 30_000, ...rest, cmd: command } } };
 }
 
 function sse(res: http.ServerResponse, type: string, data: Record<string, unknown>): void {
