@@ -76,9 +76,9 @@ const NatsAgentConfig = z
       .optional()
       .describe('Identity of this coding agent (`nats-agent`): its sessions are routed to <subjects.task>.<id>. Default: the host name. Must be unique and stable across restarts.'),
     backend: z
-      .enum(['claudecode', 'opencode', 'opencode-cli'])
+      .enum(['claudecode', 'opencode', 'opencode-cli', 'codex'])
       .default('claudecode')
-      .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli). Its workspaces go under coding.workspace_base_path.'),
+      .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli / coding.codex). Its workspaces go under coding.workspace_base_path.'),
     concurrency: positiveInt().max(64).default(2).describe('Tasks the agent runs at once; it takes new sessions only while a slot is free.'),
     allowed_token_envs: z
       .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/))
@@ -364,7 +364,7 @@ const NOT_A_SECRET = /(_envs?|^host)$/i;
 export function maskConfig(config: CodingConfig): CodingConfig {
   const copy = structuredClone(config);
   copy.nats.url = maskUrlCredentials(copy.nats.url);
-  for (const section of [copy.claudecode, copy.opencode]) {
+  for (const section of [copy.claudecode, copy.opencode, copy.codex]) {
     if (section.env) section.env = Object.fromEntries(Object.keys(section.env).map((k) => [k, MASK]));
   }
   return maskSecrets(copy) as CodingConfig;

@@ -16,6 +16,7 @@ import { BIN, getWorld, ROOT, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
+import { defaultScript as codexScript } from './support/fake-responses.js';
 
 const KILL_AFTER = join(ROOT, 'dist', 'test', 'support', 'kill-after.js');
 
@@ -109,9 +110,9 @@ describe('crash safety of git operations', function () {
     rmSync(ref.workspace_path, { recursive: true, force: true });
   });
 
-  for (const backend of ['claudecode', 'opencode-cli'] as const) {
+  for (const backend of ['claudecode', 'opencode-cli', 'codex'] as const) {
     it(`SIGTERM to a worker during a task hands the task over (${backend}): it continues on the restarted worker in the same conversation, from its baseline, and is recorded once, as done`, async () => {
-      const model = backend === 'claudecode' ? w.claude : w.openai;
+      const model = backend === 'claudecode' ? w.claude : backend === 'codex' ? w.responses : w.openai;
       const url = await w.git.createRepo(`crash-sigterm-${backend}`);
       const first = startWorker();
       const { session_id, workspace_path } = await client.open({ repo_url: url, backend });
@@ -120,6 +121,7 @@ describe('crash safety of git operations', function () {
       // Longer than the worker's 10 s shutdown grace, so the running attempt is stopped, not waited for.
       const script = { file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' };
       if (backend === 'claudecode') w.claude.setScript(defaultScript(script));
+      else if (backend === 'codex') w.responses.setScript(codexScript(script));
       else w.openai.setScript(openaiScript(script));
       try {
         const task = client.code({ session_id, instruction: 'Write then sleep' });
@@ -151,11 +153,12 @@ describe('crash safety of git operations', function () {
       } finally {
         w.claude.setScript(defaultScript());
         w.openai.setScript(openaiScript());
+        w.responses.setScript(codexScript());
       }
     });
   }
 
-  for (const backend of ['opencode-cli', 'opencode'] as const) {
+  for (const backend of ['opencode-cli', 'opencode', 'codex'] as const) {
     it(`a retried task whose conversation is not on this worker (${backend}) runs in a new one and says so`, async () => {
       const url = await w.git.createRepo(`resume-missing-${backend}`);
       const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend });
@@ -236,7 +239,8 @@ describe('crash safety of git operations', function () {
 
 /** The texts of the user messages of a recorded model request (Anthropic or OpenAI shape). */
 function userTexts(body: any): string[] {
-  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  // Chat APIs send `messages`; the Responses API (codex) sends `input` items, user messages among them.
+  const messages: any[] = Array.isArray(body?.messages) ? body.messages : Array.isArray(body?.input) ? body.input : [];
   return messages
     .filter((m) => m?.role === 'user')
     .map((m) => (typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.map((c: any) => (typeof c?.text === 'string' ? c.text : '')).join('\n') : ''));

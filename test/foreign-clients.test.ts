@@ -10,6 +10,7 @@ import { git, waitFor } from './support/helpers.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
 import { testPython } from './support/setup.js';
+import { defaultScript as codexScript } from './support/fake-responses.js';
 
 const run = promisify(execFile);
 
@@ -22,9 +23,10 @@ describe('clients we did not write', function () {
     // The default scripted conversation, whatever an earlier test left set.
     w.claude.setScript(claudeScript());
     w.openai.setScript(openaiScript());
+    w.responses.setScript(codexScript());
   });
 
-  for (const backend of ['claudecode', 'opencode', 'opencode-cli'] as const) {
+  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex'] as const) {
     it(`Temporal Python SDK: the full session on ${backend}, a bad payload, a named cancel, update-with-start, a bad start`, async () => {
       const repo = `python-${backend}`;
       const url = await w.git.createRepo(repo);

@@ -15,7 +15,7 @@ import { decodePayloads, waitFor } from './support/helpers.js';
 import type { FakeModelServer, FakeScript } from './support/fake-model.js';
 
 interface HostileCase {
-  backend: 'claudecode' | 'opencode-cli';
+  backend: 'claudecode' | 'opencode-cli' | 'codex';
   bashTool: string;
   model(w: World): FakeModelServer;
   /** Config that gives the other backend a provider key: this agent must not find it. */
@@ -42,6 +42,14 @@ const CASES: HostileCase[] = [
     foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
     ownKey: 'test-key', // opencode-fixture.ts: the fake provider's apiKey
     toolResults: (body) => JSON.stringify(body.messages.filter((m: any) => m?.role === 'tool')),
+  },
+  {
+    backend: 'codex',
+    bashTool: 'exec_command', // the fake turns {command} into Codex's {cmd}
+    model: (w) => w.responses,
+    foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
+    ownKey: 'sk-codex-test-key', // world.ts: coding.codex.env FAKE_CODEX_KEY
+    toolResults: (body) => JSON.stringify(body.input.filter((item: any) => item?.type === 'function_call_output')),
   },
 ];
 

@@ -1,6 +1,7 @@
 // `station-coding doctor`: is each backend usable on this host, and if not, what to do about it.
 import { execa } from 'execa';
 import { resolveClaudeBinary } from '../runners/claudecode/binary.js';
+import { resolveCodexBinary } from '../runners/codex/binary.js';
 import { resolveOpenCodeBinary } from '../runners/opencode-shared/binary.js';
 import type { CodingConfig } from '../config.js';
 import { hiddenPlaces } from '../process/agent-walls.js';
@@ -43,6 +44,19 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
     ok: Boolean(opencodeCli && cliModel),
     detail: opencodeCli ? `${cliBinary}: ${opencodeCli}; model ${cliModel ?? 'not configured'}` : `${cliBinary} not found`,
     fix: !opencodeCli ? 'npm install -g opencode-ai, or set coding.cli.binary_path' : !cliModel ? 'set coding.cli.model or coding.opencode.model (provider/model)' : undefined,
+  });
+
+  const codexBinary = resolveCodexBinary(config.codex.binary_path);
+  const codex = await version(codexBinary);
+  const codexModel = config.codex.model ?? (typeof config.codex.config?.model === 'string' ? config.codex.config.model : undefined);
+  const codexPriced = codexModel !== undefined && config.pricing[codexModel] !== undefined;
+  checks.push({
+    name: 'codex',
+    ok: Boolean(codex),
+    detail: codex
+      ? `${codexBinary}: ${codex}; model ${codexModel ?? '(codex default)'}${codexPriced ? '' : ' (no coding.pricing entry: its tasks cost 0 and budgets in USD do not stop them)'}`
+      : `${config.codex.binary_path} not found`,
+    fix: codex ? undefined : 'npm install -g @openai/codex, or set coding.codex.binary_path; then `codex login` or set OPENAI_API_KEY (coding.codex.env)',
   });
 
   if (config.opencode.url) {

@@ -10,6 +10,7 @@ import { ClaudeCodeRunner } from '../runners/claudecode/runner.js';
 import { CodingError } from '../core/errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { NatsBackend } from '../backends/nats/backend.js';
+import { CodexRunner } from '../runners/codex/runner.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
@@ -95,6 +96,14 @@ export class LocalBackendRegistry implements BackendRegistry {
           config: c.opencode.config,
           env: c.opencode.env,
           state_dir: opencodeState,
+          sandbox,
+        });
+      case 'codex':
+        return new CodexRunner({
+          ...c.codex,
+          // Each coding session gets its own CODEX_HOME under here (runners/codex/codex-home.ts).
+          state_dir: join(stateDir(this.env), 'codex'),
+          pricing: c.pricing,
           sandbox,
         });
       case 'opencode-nats':

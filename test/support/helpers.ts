@@ -6,6 +6,7 @@ import { CodeResult, type Backend } from '../../src/contract.js';
 import type { World } from './world.js';
 import { defaultScript as claudeScript } from './fake-anthropic.js';
 import { defaultScript as openaiScript } from './fake-openai.js';
+import { CODEX_SHELL_TOOL, defaultScript as codexScript } from './fake-responses.js';
 
 /** Pids of processes whose working directory is `dir` or inside it (what a killed task must not leave). */
 export function processesIn(dir: string): number[] {
@@ -119,6 +120,15 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     budgetBelowOneTask: 0.001, // each scripted step costs $0.000756
     script: (w, o) => w.openai.setScript(openaiScript(o)),
     mainRequests: (w) => w.openai.mainRequests(),
+  },
+  {
+    name: 'codex',
+    // Codex offers a custom provider's model one shell tool; the fake writes the file with it too.
+    writeTool: CODEX_SHELL_TOOL,
+    bashTool: CODEX_SHELL_TOOL,
+    budgetBelowOneTask: 0.002, // each scripted step costs $0.00168 at the test world's coding.pricing
+    script: (w, o) => w.responses.setScript(codexScript(o)),
+    mainRequests: (w) => w.responses.mainRequests(),
   },
 ];
 

@@ -13,6 +13,7 @@ import { createWorker, type CodingWorker } from '../../src/worker.js';
 import type { Tracing } from '../../src/telemetry/setup.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
+import { startFakeResponses, defaultScript as codexScript, type FakeResponses } from './fake-responses.js';
 import { startGitServer, type GitServer } from './git-server.js';
 import { sharedTemporalServer, stopSharedTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
@@ -24,6 +25,7 @@ export { ROOT };
 export const BIN = {
   claude: join(ROOT, 'node_modules', '.bin', 'claude'),
   opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),
+  codex: join(ROOT, 'node_modules', '.bin', 'codex'),
   stationCoding: join(ROOT, 'bin', 'station-coding.js'),
 };
 
@@ -35,6 +37,8 @@ export interface World {
   token: string;
   claude: FakeAnthropic;
   openai: FakeOpenAI;
+  /** The OpenAI Responses API fake that the codex backend talks to. */
+  responses: FakeResponses;
   config: CodingConfig;
   /** Raw config (before parsing) so tests can derive variants, e.g. for CLI subprocesses. */
   rawConfig: Record<string, any>;
@@ -62,9 +66,16 @@ async function startWorld(): Promise<World> {
   });
   const token = `tok_${randomBytes(12).toString('hex')}`;
   process.env[GIT_TOKEN_ENV] = token;
-  const [temporal, git, claude, openai] = await Promise.all([sharedTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI()]);
+  const [temporal, git, claude, openai, responses] = await Promise.all([
+    sharedTemporalServer(),
+    startGitServer(token),
+    startFakeAnthropic(),
+    startFakeOpenAI(),
+    startFakeResponses(),
+  ]);
   claude.setScript(claudeScript());
   openai.setScript(openaiScript());
+  responses.setScript(codexScript());
   const workspaceBase = await mkdtemp(join(tmpdir(), 'station-ws-'));
   const stateDir = await mkdtemp(join(tmpdir(), 'station-state-'));
   process.env.STATION_STATE_DIR = stateDir;
@@ -81,6 +92,15 @@ async function startWorld(): Promise<World> {
     },
     opencode: { binary_path: BIN.opencode, model: 'fake/m', config: fakeOpenCodeConfig(openai.url) },
     cli: { binary_path: BIN.opencode, timeout_sec: 120 },
+    codex: {
+      binary_path: BIN.codex,
+      timeout_sec: 120,
+      model: 'fake-codex-model',
+      env: { FAKE_CODEX_KEY: 'sk-codex-test-key' },
+      config: codexFakeProvider(responses.url),
+    },
+    // Codex reports tokens, no cost: this price makes its tasks cost something, so budgets apply to it.
+    pricing: { 'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 } },
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,
     task_timeout_min: 5,
@@ -104,10 +124,18 @@ async function startWorld(): Promise<World> {
     await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
-    await Promise.allSettled([git.close(), claude.close(), openai.close()]);
+    await Promise.allSettled([git.close(), claude.close(), openai.close(), responses.close()]);
     await Promise.allSettled([workspaceBase, stateDir, claudeHome].map((dir) => rm(dir, { recursive: true, force: true })));
   };
-  return { temporal, connection, client, git, token, claude, openai, config, rawConfig, worker, logs, workspaceBase, stateDir };
+  return { temporal, connection, client, git, token, claude, openai, responses, config, rawConfig, worker, logs, workspaceBase, stateDir };
+}
+
+/** Codex config keys for a provider on the fake Responses server (no retries: a failure shows at once). */
+export function codexFakeProvider(url: string): Record<string, unknown> {
+  return {
+    model_provider: 'fake',
+    model_providers: { fake: { name: 'fake', base_url: url, env_key: 'FAKE_CODEX_KEY', wire_api: 'responses', request_max_retries: 0, stream_max_retries: 0 } },
+  };
 }
 
 export const mochaHooks = {
