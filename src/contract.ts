@@ -41,8 +41,8 @@ export const FAILURE_TYPES = {
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 
-export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats'] as const;
-export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli or opencode-nats.');
+export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'gemini'] as const;
+export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, opencode-nats or gemini.');
 export type Backend = z.infer<typeof Backend>;
 
 export const CleanupPolicy = z

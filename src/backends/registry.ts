@@ -11,6 +11,7 @@ import { CodingError } from './errors.js';
 import { LocalBackend } from './local.js';
 import { NatsBackend } from '../nats/backend.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
+import { GeminiRunner } from '../runners/gemini/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 import { agentSandbox } from '../process/agent-walls.js';
@@ -95,6 +96,14 @@ export class LocalBackendRegistry implements BackendRegistry {
           config: c.opencode.config,
           env: c.opencode.env,
           state_dir: opencodeState,
+          sandbox,
+        });
+      case 'gemini':
+        return new GeminiRunner({
+          ...c.gemini,
+          // One HOME per coding session under here (its settings and conversations): resume survives a restart.
+          state_dir: join(stateDir(this.env), 'gemini'),
+          pricing: c.pricing,
           sandbox,
         });
       case 'opencode-nats':
