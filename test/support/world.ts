@@ -13,6 +13,7 @@ import { createWorker, type CodingWorker } from '../../src/worker.js';
 import type { Tracing } from '../../src/telemetry/setup.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
+import { startFakeGemini, defaultScript as geminiScript, FAKE_GEMINI_MODEL, type FakeGemini } from './fake-gemini.js';
 import { startGitServer, type GitServer } from './git-server.js';
 import { startTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
@@ -23,6 +24,7 @@ export const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
 export const BIN = {
   claude: join(ROOT, 'node_modules', '.bin', 'claude'),
   opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),
+  gemini: join(ROOT, 'node_modules', '.bin', 'gemini'),
   stationCoding: join(ROOT, 'bin', 'station-coding.js'),
 };
 
@@ -34,6 +36,7 @@ export interface World {
   token: string;
   claude: FakeAnthropic;
   openai: FakeOpenAI;
+  gemini: FakeGemini;
   config: CodingConfig;
   /** Raw config (before parsing) so tests can derive variants, e.g. for CLI subprocesses. */
   rawConfig: Record<string, any>;
@@ -61,9 +64,10 @@ async function startWorld(): Promise<World> {
   });
   const token = `tok_${randomBytes(12).toString('hex')}`;
   process.env[GIT_TOKEN_ENV] = token;
-  const [temporal, git, claude, openai] = await Promise.all([startTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI()]);
+  const [temporal, git, claude, openai, gemini] = await Promise.all([startTemporalServer(), startGitServer(token), startFakeAnthropic(), startFakeOpenAI(), startFakeGemini()]);
   claude.setScript(claudeScript());
   openai.setScript(openaiScript());
+  gemini.setScript(geminiScript());
   const workspaceBase = await mkdtemp(join(tmpdir(), 'station-ws-'));
   const stateDir = await mkdtemp(join(tmpdir(), 'station-state-'));
   process.env.STATION_STATE_DIR = stateDir;
@@ -80,6 +84,10 @@ async function startWorld(): Promise<World> {
     },
     opencode: { binary_path: BIN.opencode, model: 'fake/m', config: fakeOpenCodeConfig(openai.url) },
     cli: { binary_path: BIN.opencode, timeout_sec: 120 },
+    // The Gemini CLI talks to the fake Gemini API; any key will do (the fake does not check it).
+    gemini: { binary_path: BIN.gemini, timeout_sec: 120, model: FAKE_GEMINI_MODEL, env: { GEMINI_API_KEY: 'gemini-test-key', GOOGLE_GEMINI_BASE_URL: gemini.url } },
+    // The Gemini CLI reports tokens, no cost: priced here (USD per million tokens), so budgets hold for it.
+    pricing: { [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 } },
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,
     task_timeout_min: 5,
@@ -103,10 +111,10 @@ async function startWorld(): Promise<World> {
     await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
-    await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close()]);
+    await Promise.allSettled([temporal.stop(), git.close(), claude.close(), openai.close(), gemini.close()]);
     await Promise.allSettled([workspaceBase, stateDir, claudeHome].map((dir) => rm(dir, { recursive: true, force: true })));
   };
-  return { temporal, connection, client, git, token, claude, openai, config, rawConfig, worker, logs, workspaceBase, stateDir };
+  return { temporal, connection, client, git, token, claude, openai, gemini, config, rawConfig, worker, logs, workspaceBase, stateDir };
 }
 
 export const mochaHooks = {
