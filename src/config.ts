@@ -76,7 +76,7 @@ const NatsAgentConfig = z
       .optional()
       .describe('Identity of this coding agent (`nats-agent`): its sessions are routed to <subjects.task>.<id>. Default: the host name. Must be unique and stable across restarts.'),
     backend: z
-      .enum(['claudecode', 'opencode', 'opencode-cli', 'codex'])
+      .enum(['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini'])
       .default('claudecode')
       .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli / coding.codex). Its workspaces go under coding.workspace_base_path.'),
     concurrency: positiveInt().max(64).default(2).describe('Tasks the agent runs at once; it takes new sessions only while a slot is free.'),

@@ -17,6 +17,7 @@ import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
+import { defaultScript as geminiScript, userTexts as geminiUserTexts } from './support/fake-gemini.js';
 
 const KILL_AFTER = join(ROOT, 'dist', 'test', 'support', 'kill-after.js');
 
@@ -110,9 +111,9 @@ describe('crash safety of git operations', function () {
     rmSync(ref.workspace_path, { recursive: true, force: true });
   });
 
-  for (const backend of ['claudecode', 'opencode-cli', 'codex'] as const) {
+  for (const backend of ['claudecode', 'opencode-cli', 'codex', 'gemini'] as const) {
     it(`SIGTERM to a worker during a task hands the task over (${backend}): it continues on the restarted worker in the same conversation, from its baseline, and is recorded once, as done`, async () => {
-      const model = backend === 'claudecode' ? w.claude : backend === 'codex' ? w.responses : w.openai;
+      const model = backend === 'claudecode' ? w.claude : backend === 'codex' ? w.responses : backend === 'gemini' ? w.gemini : w.openai;
       const url = await w.git.createRepo(`crash-sigterm-${backend}`);
       const first = startWorker();
       const { session_id, workspace_path } = await client.open({ repo_url: url, backend });
@@ -122,6 +123,7 @@ describe('crash safety of git operations', function () {
       const script = { file: 'handover.txt', content: 'x\n', command: 'sleep 20', finalText: 'Done after the handover.' };
       if (backend === 'claudecode') w.claude.setScript(defaultScript(script));
       else if (backend === 'codex') w.responses.setScript(codexScript(script));
+      else if (backend === 'gemini') w.gemini.setScript(geminiScript(script));
       else w.openai.setScript(openaiScript(script));
       try {
         const task = client.code({ session_id, instruction: 'Write then sleep' });
@@ -154,11 +156,12 @@ describe('crash safety of git operations', function () {
         w.claude.setScript(defaultScript());
         w.openai.setScript(openaiScript());
         w.responses.setScript(codexScript());
+        w.gemini.setScript(geminiScript());
       }
     });
   }
 
-  for (const backend of ['opencode-cli', 'opencode', 'codex'] as const) {
+  for (const backend of ['opencode-cli', 'opencode', 'codex', 'gemini'] as const) {
     it(`a retried task whose conversation is not on this worker (${backend}) runs in a new one and says so`, async () => {
       const url = await w.git.createRepo(`resume-missing-${backend}`);
       const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend });
@@ -239,6 +242,7 @@ describe('crash safety of git operations', function () {
 
 /** The texts of the user messages of a recorded model request (Anthropic or OpenAI shape). */
 function userTexts(body: any): string[] {
+  if (Array.isArray(body?.contents)) return geminiUserTexts(body); // the Gemini API
   // Chat APIs send `messages`; the Responses API (codex) sends `input` items, user messages among them.
   const messages: any[] = Array.isArray(body?.messages) ? body.messages : Array.isArray(body?.input) ? body.input : [];
   return messages

@@ -11,6 +11,7 @@ import { defaultScript as claudeScript } from './support/fake-anthropic.js';
 import { defaultScript as openaiScript } from './support/fake-openai.js';
 import { testPython } from './support/setup.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
+import { defaultScript as geminiScript } from './support/fake-gemini.js';
 
 const run = promisify(execFile);
 
@@ -24,9 +25,10 @@ describe('clients we did not write', function () {
     w.claude.setScript(claudeScript());
     w.openai.setScript(openaiScript());
     w.responses.setScript(codexScript());
+    w.gemini.setScript(geminiScript());
   });
 
-  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex'] as const) {
+  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini'] as const) {
     it(`Temporal Python SDK: the full session on ${backend}, a bad payload, a named cancel, update-with-start, a bad start`, async () => {
       const repo = `python-${backend}`;
       const url = await w.git.createRepo(repo);

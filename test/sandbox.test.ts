@@ -13,9 +13,10 @@ import { CodingClient } from '../src/client/client.js';
 import { BIN, getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
 import { decodePayloads, waitFor } from './support/helpers.js';
 import type { FakeModelServer, FakeScript } from './support/fake-model.js';
+import { functionResponses } from './support/fake-gemini.js';
 
 interface HostileCase {
-  backend: 'claudecode' | 'opencode-cli' | 'codex';
+  backend: 'claudecode' | 'opencode-cli' | 'codex' | 'gemini';
   bashTool: string;
   model(w: World): FakeModelServer;
   /** Config that gives the other backend a provider key: this agent must not find it. */
@@ -50,6 +51,14 @@ const CASES: HostileCase[] = [
     foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
     ownKey: 'sk-codex-test-key', // world.ts: coding.codex.env FAKE_CODEX_KEY
     toolResults: (body) => JSON.stringify(body.input.filter((item: any) => item?.type === 'function_call_output')),
+  },
+  {
+    backend: 'gemini',
+    bashTool: 'run_shell_command',
+    model: (w) => w.gemini,
+    foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
+    ownKey: 'gemini-test-key', // world.ts: coding.gemini.env GEMINI_API_KEY
+    toolResults: (body) => functionResponses(body),
   },
 ];
 

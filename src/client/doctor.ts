@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { resolveClaudeBinary } from '../runners/claudecode/binary.js';
 import { resolveCodexBinary } from '../runners/codex/binary.js';
 import { resolveOpenCodeBinary } from '../runners/opencode-shared/binary.js';
+import { resolveGeminiBinary } from '../runners/gemini/binary.js';
 import type { CodingConfig } from '../config.js';
 import { hiddenPlaces } from '../process/agent-walls.js';
 import { Sandbox } from '../process/sandbox.js';
@@ -58,6 +59,7 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
       : `${config.codex.binary_path} not found`,
     fix: codex ? undefined : 'npm install -g @openai/codex, or set coding.codex.binary_path; then `codex login` or set OPENAI_API_KEY (coding.codex.env)',
   });
+  checks.push(await geminiCheck(config));
 
   if (config.opencode.url) {
     const reachable = await fetch(new URL('/doc', config.opencode.url), { signal: AbortSignal.timeout(5000) }).then(
@@ -133,4 +135,26 @@ function sandboxCheck(config: CodingConfig): Check {
 
 export function formatChecks(checks: Check[]): string {
   return checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(14)} ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`).join('\n');
+}
+
+/** The Gemini CLI: installed, and given credentials (an API key, or the worker user's Google login). */
+async function geminiCheck(config: CodingConfig): Promise<Check> {
+  const binary = resolveGeminiBinary(config.gemini.binary_path);
+  const found = await version(binary);
+  const settings = (config.gemini.config ?? {}) as { security?: { auth?: { selectedType?: unknown } } };
+  const authType = settings.security?.auth?.selectedType ?? 'gemini-api-key';
+  const keyed = Boolean(config.gemini.env?.GEMINI_API_KEY || config.gemini.env?.GOOGLE_API_KEY || process.env.GEMINI_API_KEY || process.env.GOOGLE_API_KEY);
+  const authOk = authType !== 'gemini-api-key' || keyed;
+  return {
+    name: 'gemini',
+    ok: Boolean(found) && authOk,
+    detail: found
+      ? `${binary}: ${found}; model ${config.gemini.model ?? '(gemini default)'}; auth ${authType}${authType === 'gemini-api-key' ? (keyed ? ' (key set)' : ' (no GEMINI_API_KEY)') : ''}`
+      : `${config.gemini.binary_path} not found`,
+    fix: !found
+      ? 'npm install -g @google/gemini-cli, or set coding.gemini.binary_path'
+      : !authOk
+        ? 'set GEMINI_API_KEY in coding.gemini.env or the worker environment, or log in with Google (`gemini` as the worker user) and set coding.gemini.config.security.auth.selectedType: oauth-personal'
+        : undefined,
+  };
 }

@@ -12,6 +12,7 @@ import { LocalBackend } from '../backends/local.js';
 import { NatsBackend } from '../backends/nats/backend.js';
 import { CodexRunner } from '../runners/codex/runner.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
+import { GeminiRunner } from '../runners/gemini/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 import { agentSandbox } from '../process/agent-walls.js';
@@ -103,6 +104,14 @@ export class LocalBackendRegistry implements BackendRegistry {
           ...c.codex,
           // Each coding session gets its own CODEX_HOME under here (runners/codex/codex-home.ts).
           state_dir: join(stateDir(this.env), 'codex'),
+          pricing: c.pricing,
+          sandbox,
+        });
+      case 'gemini':
+        return new GeminiRunner({
+          ...c.gemini,
+          // One HOME per coding session under here (its settings and conversations): resume survives a restart.
+          state_dir: join(stateDir(this.env), 'gemini'),
           pricing: c.pricing,
           sandbox,
         });

@@ -7,6 +7,7 @@ import type { World } from './world.js';
 import { defaultScript as claudeScript } from './fake-anthropic.js';
 import { defaultScript as openaiScript } from './fake-openai.js';
 import { CODEX_SHELL_TOOL, defaultScript as codexScript } from './fake-responses.js';
+import { defaultScript as geminiScript } from './fake-gemini.js';
 
 /** Pids of processes whose working directory is `dir` or inside it (what a killed task must not leave). */
 export function processesIn(dir: string): number[] {
@@ -129,6 +130,14 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     budgetBelowOneTask: 0.002, // each scripted step costs $0.00168 at the test world's coding.pricing
     script: (w, o) => w.responses.setScript(codexScript(o)),
     mainRequests: (w) => w.responses.mainRequests(),
+  },
+  {
+    name: 'gemini',
+    writeTool: 'write_file',
+    bashTool: 'run_shell_command',
+    budgetBelowOneTask: 0.0005, // each scripted step costs about $0.00045 at the test world's coding.pricing
+    script: (w, o) => w.gemini.setScript(geminiScript(o)),
+    mainRequests: (w) => w.gemini.mainRequests(),
   },
 ];
 

@@ -14,6 +14,7 @@ import type { Tracing } from '../../src/telemetry/setup.js';
 import { startFakeAnthropic, defaultScript as claudeScript, type FakeAnthropic } from './fake-anthropic.js';
 import { startFakeOpenAI, defaultScript as openaiScript, type FakeOpenAI } from './fake-openai.js';
 import { startFakeResponses, defaultScript as codexScript, type FakeResponses } from './fake-responses.js';
+import { startFakeGemini, defaultScript as geminiScript, FAKE_GEMINI_MODEL, type FakeGemini } from './fake-gemini.js';
 import { startGitServer, type GitServer } from './git-server.js';
 import { sharedTemporalServer, stopSharedTemporalServer, type TemporalServer } from './temporal-server.js';
 import { fakeOpenCodeConfig } from './opencode-fixture.js';
@@ -26,6 +27,7 @@ export const BIN = {
   claude: join(ROOT, 'node_modules', '.bin', 'claude'),
   opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),
   codex: join(ROOT, 'node_modules', '.bin', 'codex'),
+  gemini: join(ROOT, 'node_modules', '.bin', 'gemini'),
   stationCoding: join(ROOT, 'bin', 'station-coding.js'),
 };
 
@@ -39,6 +41,7 @@ export interface World {
   openai: FakeOpenAI;
   /** The OpenAI Responses API fake that the codex backend talks to. */
   responses: FakeResponses;
+  gemini: FakeGemini;
   config: CodingConfig;
   /** Raw config (before parsing) so tests can derive variants, e.g. for CLI subprocesses. */
   rawConfig: Record<string, any>;
@@ -66,16 +69,18 @@ async function startWorld(): Promise<World> {
   });
   const token = `tok_${randomBytes(12).toString('hex')}`;
   process.env[GIT_TOKEN_ENV] = token;
-  const [temporal, git, claude, openai, responses] = await Promise.all([
+  const [temporal, git, claude, openai, responses, gemini] = await Promise.all([
     sharedTemporalServer(),
     startGitServer(token),
     startFakeAnthropic(),
     startFakeOpenAI(),
     startFakeResponses(),
+    startFakeGemini(),
   ]);
   claude.setScript(claudeScript());
   openai.setScript(openaiScript());
   responses.setScript(codexScript());
+  gemini.setScript(geminiScript());
   const workspaceBase = await mkdtemp(join(tmpdir(), 'station-ws-'));
   const stateDir = await mkdtemp(join(tmpdir(), 'station-state-'));
   process.env.STATION_STATE_DIR = stateDir;
@@ -100,7 +105,10 @@ async function startWorld(): Promise<World> {
       config: codexFakeProvider(responses.url),
     },
     // Codex reports tokens, no cost: this price makes its tasks cost something, so budgets apply to it.
-    pricing: { 'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 } },
+    // The Gemini CLI talks to the fake Gemini API; any key will do (the fake does not check it).
+    gemini: { binary_path: BIN.gemini, timeout_sec: 120, model: FAKE_GEMINI_MODEL, env: { GEMINI_API_KEY: 'gemini-test-key', GOOGLE_GEMINI_BASE_URL: gemini.url } },
+    // The Gemini CLI reports tokens, no cost: priced here (USD per million tokens), so budgets hold for it.
+    pricing: { 'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 }, [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 } },
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,
     task_timeout_min: 5,
@@ -124,10 +132,10 @@ async function startWorld(): Promise<World> {
     await running.catch(() => {});
     await nativeConnection.close().catch(() => {});
     await connection.close().catch(() => {});
-    await Promise.allSettled([git.close(), claude.close(), openai.close(), responses.close()]);
+    await Promise.allSettled([git.close(), claude.close(), openai.close(), responses.close(), gemini.close()]);
     await Promise.allSettled([workspaceBase, stateDir, claudeHome].map((dir) => rm(dir, { recursive: true, force: true })));
   };
-  return { temporal, connection, client, git, token, claude, openai, responses, config, rawConfig, worker, logs, workspaceBase, stateDir };
+  return { temporal, connection, client, git, token, claude, openai, responses, gemini, config, rawConfig, worker, logs, workspaceBase, stateDir };
 }
 
 /** Codex config keys for a provider on the fake Responses server (no retries: a failure shows at once). */
