@@ -192,7 +192,7 @@ export const CodingConfig = z
     opencode: OpenCodeConfig.prefault({}),
     cli: OpenCodeCliConfig.prefault({}),
     nats: NatsConfig.prefault({}),
-    codex: agentCliConfig('Codex CLI', 'codex', 'Codex config keys (config.toml), applied as -c key=value overrides.').prefault({}),
+    codex: agentCliConfig('Codex CLI', 'codex', 'Codex config keys, written into the session’s own CODEX_HOME/config.toml.').prefault({}),
     gemini: agentCliConfig('Gemini CLI', 'gemini', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
     qwen: agentCliConfig('Qwen Code', 'qwen', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
     copilot: agentCliConfig('GitHub Copilot CLI', 'copilot', 'keys of its config.json, merged into the session’s own config file.').prefault({}),

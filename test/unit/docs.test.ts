@@ -11,7 +11,7 @@ import { ROOT } from '../support/root.js';
 
 // Pages the backend branches write (codex, gemini, qwen, copilot); linked from the README before they land.
 // Remove each from this list once its page is merged.
-const PENDING = new Set(['docs/backends/codex.md', 'docs/backends/gemini.md', 'docs/backends/qwen.md', 'docs/backends/copilot.md']);
+const PENDING = new Set(['docs/backends/qwen.md', 'docs/backends/copilot.md']);
 
 function markdownFiles(): string[] {
   const files = ['README.md', 'CONTRIBUTING.md'];
