@@ -4,7 +4,7 @@
 // the provider is the local fake with a dummy key variable.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../src/core/runner.js';
@@ -17,46 +17,12 @@ import { CodexStreamReader } from '../src/runners/codex/stream-reader.js';
 import { Sandbox } from '../src/process/sandbox.js';
 import { CODEX_SHELL_TOOL, FAKE_RESPONSES_USAGE, defaultScript, startFakeResponses, type FakeResponses, type FakeScript } from './support/fake-responses.js';
 import { codexFakeProvider } from './support/world.js';
+import { pgrep, processCommands, waitFor } from './support/helpers.js';
 
 const BINARY = path.resolve(new URL('../..', import.meta.url).pathname, 'node_modules/.bin/codex');
 const API_KEY = 'sk-codex-SECRET-4242-abcdef';
 const THREAD = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PRICING = { m: { input: 3, output: 15, cache_read: 0.3 } };
-
-/** Processes whose working directory is `dir` or inside it: codex itself and the shells of its tools. */
-function processesIn(dir: string): Array<{ pid: number; cmd: string }> {
-  const found: Array<{ pid: number; cmd: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (cmd) found.push({ pid: Number(entry), cmd });
-    } catch {
-      // gone, or not ours to look at
-    }
-  }
-  return found;
-}
-
-function pgrep(pattern: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('pgrep'));
-  } catch {
-    return [];
-  }
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The per-step usage of the fake in the contract's terms (input without cache, output without reasoning). */
 function perStep(steps: number): Tokens {
@@ -206,7 +172,7 @@ describe('CodexRunner with the real codex CLI', function () {
     const controller = new AbortController();
     const { task } = makeTask(workspace, { signal: controller.signal });
     const running = runner.run(task);
-    await waitFor('the sleeping command', () => processesIn(workspace).some((p) => p.cmd === 'sleep 298'));
+    await waitFor('the sleeping command', () => processCommands(workspace).some((p) => p.cmd === 'sleep 298'), 30_000);
     const abortedAt = Date.now();
     controller.abort();
     const out = await running;
@@ -217,7 +183,7 @@ describe('CodexRunner with the real codex CLI', function () {
     // Codex 0.169.0 reports usage only when a turn ends (turn.completed; the rollout's token_count too): a run
     // stopped mid-turn has none to report.
     assert.deepEqual(out.tokens, { input: 0, cache_read: 0, cache_write: 0, output: 0, reasoning: 0 });
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 10_000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 10_000);
     assert.deepEqual(pgrep('sleep 29[78]'), []);
   });
 
@@ -229,7 +195,7 @@ describe('CodexRunner with the real codex CLI', function () {
     assert.ok(took >= 3000 && took < 12_000, `took ${took} ms`);
     assert.equal(out.success, false);
     assert.equal(out.error, 'timed out after 3s');
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 10_000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 10_000);
   });
 
   it('401 from the model: CodingError auth naming the fix, without the key', async () => {

@@ -2,7 +2,7 @@
 // (test/support/fake-gemini.ts on 127.0.0.1). Each test gets its own git workspace and state dir.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../src/core/runner.js';
@@ -11,46 +11,12 @@ import type { ProgressEvent, Tokens } from '../src/contract.js';
 import { Sandbox } from '../src/process/sandbox.js';
 import { GeminiRunner, geminiHome, type GeminiSettings } from '../src/runners/gemini/runner.js';
 import { defaultScript, FAKE_GEMINI_MODEL, functionResponses, startFakeGemini, userTexts, type FakeGemini, type FakeScript } from './support/fake-gemini.js';
+import { pgrep, processCommands, waitFor } from './support/helpers.js';
 
 const BINARY = path.resolve(new URL('../..', import.meta.url).pathname, 'node_modules', '.bin', 'gemini');
 const API_KEY = 'gemini-test-SECRET-4242';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PRICING = { [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 } };
-
-/** Processes whose working directory is `dir` or inside it: gemini itself and the shells of its tools. */
-function processesIn(dir: string): Array<{ pid: number; cmd: string }> {
-  const found: Array<{ pid: number; cmd: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (cmd) found.push({ pid: Number(entry), cmd });
-    } catch {
-      // gone, or not ours to look at
-    }
-  }
-  return found;
-}
-
-function pgrep(pattern: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('pgrep'));
-  } catch {
-    return [];
-  }
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('GeminiRunner with the real gemini CLI', function () {
   this.timeout(120_000);
@@ -219,8 +185,8 @@ describe('GeminiRunner with the real gemini CLI', function () {
     const controller = new AbortController();
     const { task } = makeTask(workspace, { signal: controller.signal });
     const running = runner.run(task);
-    await waitFor('the model request', () => fake.mainRequests().length >= 1);
-    const before = processesIn(workspace);
+    await waitFor('the model request', () => fake.mainRequests().length >= 1, 30_000);
+    const before = processCommands(workspace);
     const sessionId = /--session-id ([0-9a-f-]{36})/.exec(before.find((p) => p.cmd.includes('--session-id'))?.cmd ?? '')?.[1];
     assert.ok(sessionId, JSON.stringify(before));
 
@@ -231,7 +197,7 @@ describe('GeminiRunner with the real gemini CLI', function () {
     assert.equal(out.success, false);
     assert.equal(out.error, 'cancelled');
     assert.equal(out.backend_session_id, sessionId);
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
     assert.deepEqual(pgrep(sessionId), []);
 
     // The retry of the same task (same derived id) finds the killed run's conversation and resumes it.
@@ -252,7 +218,7 @@ describe('GeminiRunner with the real gemini CLI', function () {
     const controller = new AbortController();
     const { task, usage } = makeTask(workspace, { signal: controller.signal });
     const running = runner.run(task);
-    await waitFor('the sleeping tool', () => processesIn(workspace).some((p) => p.cmd === 'sleep 288'));
+    await waitFor('the sleeping tool', () => processCommands(workspace).some((p) => p.cmd === 'sleep 288'), 30_000);
     // The budget sees the first response's tokens while the tool still runs.
     await waitFor('streamed usage', () => usage.some((t) => t.input > 0), 10_000);
 
@@ -263,7 +229,7 @@ describe('GeminiRunner with the real gemini CLI', function () {
     assert.equal(out.error, 'cancelled');
     assert.deepEqual(out.tokens, { input: 100, output: 30, reasoning: 0, cache_read: 20, cache_write: 0 });
     assert.ok(out.cost > 0);
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
     assert.deepEqual(pgrep('sleep 28[78]'), []);
   });
 
@@ -275,7 +241,7 @@ describe('GeminiRunner with the real gemini CLI', function () {
     assert.ok(took >= 3000 && took < 10_000, `took ${took} ms`);
     assert.equal(out.success, false);
     assert.equal(out.error, 'timed out after 3s');
-    await waitFor('no process left', () => processesIn(workspace).length === 0, 5000);
+    await waitFor('no process left', () => processCommands(workspace).length === 0, 5000);
   });
 
   it('a model error (400): success false with the API’s message, the key redacted', async () => {

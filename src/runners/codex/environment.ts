@@ -1,7 +1,7 @@
 // The environment of a Codex child (nothing of the worker's beyond the basics and what configures Codex), and
 // the secrets in it that are cut out of every message we pass on.
 import { baseChildEnv } from '../../process/spawn.js';
-import { stripAnsi } from '../agent-text.js';
+import { cutSecrets } from '../child-secrets.js';
 
 export function childEnv(home: string, codexHome: string, extra: Record<string, string> | undefined): Record<string, string> {
   const env = baseChildEnv({ HOME: home });
@@ -14,15 +14,4 @@ export function childEnv(home: string, codexHome: string, extra: Record<string, 
   return env;
 }
 
-/** Values of the child's secret-looking variables: they are cut out of every message we pass on. */
-export function secretValues(env: Record<string, string>): string[] {
-  return Object.entries(env)
-    .filter(([key, value]) => /KEY|TOKEN|SECRET|PASSWORD|AUTH/i.test(key) && value.length >= 6)
-    .map(([, value]) => value);
-}
-
-export function sanitize(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  return stripAnsi(out.replace(/\bsk-[A-Za-z0-9_-]{16,}/g, '[redacted]'));
-}
+export const sanitize = (text: string, secrets: string[]): string => cutSecrets(text, secrets, /\bsk-[A-Za-z0-9_-]{16,}/g);

@@ -1,7 +1,7 @@
 // The environment of a Gemini CLI child (nothing of the worker's beyond the basics and what configures the Gemini
 // CLI), and the secrets in it that are cut out of every message we pass on.
 import { baseChildEnv } from '../../process/spawn.js';
-import { stripAnsi } from '../agent-text.js';
+import { cutSecrets } from '../child-secrets.js';
 
 export function childEnv(home: string, extra: Record<string, string> | undefined): Record<string, string> {
   const env = baseChildEnv({ HOME: home });
@@ -21,16 +21,5 @@ export function childEnv(home: string, extra: Record<string, string> | undefined
   return env;
 }
 
-/** Values of the child's secret-looking variables: they are cut out of every message we pass on. */
-export function secretValues(env: Record<string, string>): string[] {
-  return Object.entries(env)
-    .filter(([key, value]) => /KEY|TOKEN|SECRET|PASSWORD|AUTH|CREDENTIAL/i.test(key) && value.length >= 6)
-    .map(([, value]) => value);
-}
-
-export function sanitize(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  // Google API keys have a fixed shape: cut them wherever an error message repeats one.
-  return stripAnsi(out.replace(/\bAIza[0-9A-Za-z_-]{30,}/g, '[redacted]'));
-}
+// Google API keys have a fixed shape: cut them wherever an error message repeats one.
+export const sanitize = (text: string, secrets: string[]): string => cutSecrets(text, secrets, /\bAIza[0-9A-Za-z_-]{30,}/g);
