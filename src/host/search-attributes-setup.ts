@@ -16,7 +16,7 @@ const TYPES = {
 /** gRPC codes that mean "this cluster will not let us", not "try again". */
 const REFUSED_CODES = new Set([3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */]);
 
-/** The `temporal operator search-attribute create` commands for the README and the warning. */
+/** The `temporal operator search-attribute create` commands for docs/observability.md and the warning. */
 export function searchAttributeCommands(namespace: string): string[] {
   return Object.values(SEARCH_ATTRIBUTES).map(
     (key) => `temporal operator search-attribute create --namespace ${namespace} --name ${key.name} --type ${key.type === 'DOUBLE' ? 'Double' : 'Keyword'}`,

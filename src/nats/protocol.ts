@@ -1,5 +1,5 @@
 // The opencode-nats wire protocol, version 1: every message, KV entry and object the Temporal-side backend
-// and the coding agents (`station-coding nats-agent`) exchange, as zod schemas. Documented in the README
+// and the coding agents (`station-coding nats-agent`) exchange, as zod schemas. Documented in docs/nats.md
 // ("NATS mode"). Field names that Station's original NATS messages had keep their names: taskID, session,
 // workspace, prompt, model, timeout, callback. Everything else is snake_case like the tool contract.
 //
