@@ -44,7 +44,7 @@ const OpenCodeCliConfig = z
   })
   .strict();
 
-/** The shape every agent CLI added after OpenCode shares (codex, gemini, qwen, copilot); `config` is the CLI's own settings. */
+/** The shape every agent CLI added after OpenCode shares (codex, gemini); `config` is the CLI's own settings. */
 const agentCliConfig = (cli: string, binary: string, settings: string) =>
   z
     .object({
@@ -194,13 +194,11 @@ export const CodingConfig = z
     nats: NatsConfig.prefault({}),
     codex: agentCliConfig('Codex CLI', 'codex', 'Codex config keys, written into the session’s own CODEX_HOME/config.toml.').prefault({}),
     gemini: agentCliConfig('Gemini CLI', 'gemini', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
-    qwen: agentCliConfig('Qwen Code', 'qwen', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
-    copilot: agentCliConfig('GitHub Copilot CLI', 'copilot', 'keys of its config.json, merged into the session’s own config file.').prefault({}),
     pricing: z
       .record(z.string(), ModelPrice)
       .default({})
       .describe(
-        'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini, qwen, copilot): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
+        'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
       ),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
     worker_lost_after_sec: z

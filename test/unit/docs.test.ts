@@ -9,10 +9,6 @@ import { CONFIG_DOC, keysTable, withCurrentKeys } from '../../src/build/write-co
 
 import { ROOT } from '../support/root.js';
 
-// Pages the backend branches write (codex, gemini, qwen, copilot); linked from the README before they land.
-// Remove each from this list once its page is merged.
-const PENDING = new Set(['docs/backends/qwen.md', 'docs/backends/copilot.md']);
-
 function markdownFiles(): string[] {
   const files = ['README.md', 'CONTRIBUTING.md'];
   const walk = (dir: string) => {
@@ -68,7 +64,6 @@ describe('the documentation', () => {
         if (/^[a-z]+:/.test(target!)) continue; // http:, https:, mailto:
         const [path, anchor] = target!.split('#') as [string, string | undefined];
         const resolved = path ? relative(ROOT, join(ROOT, dirname(file), path)) : file;
-        if (PENDING.has(resolved)) continue;
         if (!existsSync(join(ROOT, resolved))) {
           broken.push(`${file}: ${target} (no ${resolved})`);
           continue;
