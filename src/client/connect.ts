@@ -49,16 +49,18 @@ export async function connectCoding(config: CodingConfig, options: ConnectOption
     worker = await createWorker({ connection: nativeConnection, config, tracing: options.tracing });
   }
   let closing = false;
+  const never = new Promise<never>(() => {});
+  // A worker stopped by close() is no news: only a stop under a running command rejects.
   const workerStopped = worker
     ? worker.run().then(
-        () => Promise.reject(workerStoppedError(closing ? 'it was shut down' : 'it shut down')),
+        () => (closing ? never : Promise.reject(workerStoppedError('it shut down'))),
         (err: Error) => {
           options.log?.(`worker stopped: ${err.message}`);
-          return Promise.reject(workerStoppedError(err.message));
+          return closing ? never : Promise.reject(workerStoppedError(err.message));
         },
       )
-    : new Promise<never>(() => {});
-  workerStopped.catch(() => {}); // awaited by whoever races it; nobody may, after close()
+    : never;
+  workerStopped.catch(() => {}); // whoever races it sees the rejection; nobody else has to
   return {
     client,
     address,
