@@ -3,9 +3,8 @@
 // first request) and `POST /v1/messages?beta=true` with `stream: true`, answered as server-sent events.
 // A scripted "model" decides each turn of the agent conversation; everything else gets a short text reply.
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
-import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
+import { scriptedTurn, sendJson, serveFakeModel, type FakeModelServer, type FakeScript, type FakeTurn } from './fake-model.js';
 
 export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
 export type FakeAnthropic = FakeModelServer;
@@ -13,91 +12,39 @@ export type FakeAnthropic = FakeModelServer;
 // A model the CLI has a price for, so it computes a non-zero total_cost_usd.
 const DEFAULT_MODEL = 'claude-sonnet-4-5';
 
-export async function startFakeAnthropic(script: FakeScript = defaultScript()): Promise<FakeAnthropic> {
-  let current = script;
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+export function startFakeAnthropic(script: FakeScript = defaultScript()): Promise<FakeAnthropic> {
   let messageCounter = 0;
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = undefined;
-      if (raw) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = raw;
-        }
-      }
-      const url = req.url ?? '/';
-      const isMessages = req.method === 'POST' && url.split('?')[0] === '/v1/messages';
-      const isMain = isMessages && Array.isArray(body?.tools) && body.tools.length > 0;
-      requests.push({ path: url, headers: { ...req.headers }, body, isMain });
-
-      if (isMessages) {
-        const id = `msg_fake_${++messageCounter}`;
-        if (!isMain) {
+  const isMessages = (call: { method: string; route: string }) => call.method === 'POST' && call.route === '/v1/messages';
+  return serveFakeModel(
+    {
+      basePath: '',
+      isMain: (call) => isMessages(call) && Array.isArray(call.body?.tools) && call.body.tools.length > 0,
+      async respond(call, res) {
+        const { body } = call;
+        if (isMessages(call)) {
+          const id = `msg_fake_${++messageCounter}`;
+          const wait = call.wait;
           // Incidental calls: a short text reply. 2.1.197 sends one, the session title, and only without
           // CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC; it asks for JSON ({"title": ...}) via output_config.
-          void streamTurn(res, { text: incidentalReply(body) }, body, id, timers);
-          return;
+          if (!call.isMain) return streamTurn(res, { text: incidentalReply(body) }, body, id, wait);
+          const turn = scriptedTurn(call, { cwd: workingDirectoryOf(body), turnIndex: countToolResults(body) }, 'fake');
+          if (turn.status !== undefined) return sendError(res, turn.status, turn.errorMessage ?? 'fake API error');
+          return streamTurn(res, turn, body, id, wait);
         }
-        let turn: FakeTurn;
-        try {
-          turn = current({ request: body, cwd: workingDirectoryOf(body), turnIndex: countToolResults(body) });
-        } catch (error) {
-          sendError(res, 500, `fake script failed: ${(error as Error).message}`);
-          return;
+        if (call.method === 'POST' && call.route === '/v1/messages/count_tokens') {
+          return sendJson(res, 200, { input_tokens: estimateTokens(call.raw) });
         }
-        if (turn.status !== undefined) sendError(res, turn.status, turn.errorMessage ?? 'fake API error');
-        else void streamTurn(res, turn, body, id, timers);
-        return;
-      }
-      if (req.method === 'POST' && url.split('?')[0] === '/v1/messages/count_tokens') {
-        sendJson(res, 200, { input_tokens: estimateTokens(raw) });
-        return;
-      }
-      // HEAD / (reachability probe) and anything else: an empty success, so nothing waits or errors.
-      if (req.method === 'HEAD') {
-        res.writeHead(200);
-        res.end();
-      } else {
-        sendJson(res, 200, {});
-      }
-    });
-  });
-  server.keepAliveTimeout = 1000;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    mainRequests: () => requests.filter((r) => r.isMain),
-    setScript: (next) => {
-      current = next;
+        // HEAD / (reachability probe) and anything else: an empty success, so nothing waits or errors.
+        if (call.method === 'HEAD') {
+          res.writeHead(200);
+          res.end();
+        } else {
+          sendJson(res, 200, {});
+        }
+      },
     },
-    close: async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Stalled responses and keep-alive connections would otherwise keep close() waiting.
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
+    script,
+  );
 }
 
 /**
@@ -154,7 +101,7 @@ async function streamTurn(
   turn: FakeTurn,
   request: any,
   id: string,
-  timers: Set<NodeJS.Timeout>,
+  wait: (ms: number) => Promise<void>,
 ): Promise<void> {
   const inputTokens = Math.max(10, Math.round(estimateTokens(JSON.stringify(request?.messages ?? [])) / 10));
   res.writeHead(200, {
@@ -183,18 +130,7 @@ async function streamTurn(
     },
   });
   if (turn.stallMs) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, turn.stallMs);
-      timers.add(timer);
-      res.once('close', () => {
-        clearTimeout(timer);
-        timers.delete(timer);
-        resolve();
-      });
-    });
+    await wait(turn.stallMs);
     if (res.destroyed || res.writableEnded) return;
   }
 
@@ -254,12 +190,6 @@ function sendError(res: http.ServerResponse, status: number, message: string): v
             : 'invalid_request_error';
   res.setHeader('request-id', 'req_fake_error');
   sendJson(res, status, { type: 'error', error: { type, message } });
-}
-
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 function estimateTokens(text: string): number {

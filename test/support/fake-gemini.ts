@@ -5,10 +5,8 @@
 // Tool results come back as `functionResponse` parts of a user content. A script decides each turn of the agent
 // conversation (requests that offer tools); anything else (non-streaming helper calls, countTokens) gets a short
 // answer. Every request is recorded.
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
-import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
+import { openEventStream, scriptedTurn, sendJson, serveFakeModel, type FakeModelServer, type FakeScript, type FakeTurn } from './fake-model.js';
 
 export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
 export type FakeGemini = FakeModelServer;
@@ -18,110 +16,42 @@ export const FAKE_GEMINI_MODEL = 'gemini-2.5-pro';
 /** Usage of every scripted response: the CLI sums it into its result stats (input includes cached). */
 export const FAKE_GEMINI_USAGE = { promptTokenCount: 120, candidatesTokenCount: 30, cachedContentTokenCount: 20 };
 
-export async function startFakeGemini(script: FakeScript = defaultScript()): Promise<FakeGemini> {
-  let current = script;
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = undefined;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const url = req.url ?? '/';
-      const route = url.split('?')[0]!;
-      const streaming = req.method === 'POST' && route.endsWith(':streamGenerateContent');
-      const isMain = streaming && Array.isArray(body?.tools) && body.tools.length > 0;
-      requests.push({ path: url, headers: { ...req.headers }, body, isMain });
-
-      if (req.method === 'POST' && route.endsWith(':countTokens')) {
-        sendJson(res, 200, { totalTokens: Math.max(1, Math.round(raw.length / 4)) });
-        return;
-      }
-      if (req.method !== 'POST' || !(streaming || route.endsWith(':generateContent'))) {
-        sendJson(res, 404, { error: { code: 404, message: `fake-gemini: no route ${req.method} ${url}`, status: 'NOT_FOUND' } });
-        return;
-      }
-      let turn: FakeTurn;
-      if (isMain) {
-        try {
-          turn = current({ request: body, cwd: workspaceOf(body), turnIndex: countToolResults(body) });
-        } catch (error) {
-          turn = { status: 500, errorMessage: `fake-gemini script failed: ${String(error)}` };
+export function startFakeGemini(script: FakeScript = defaultScript()): Promise<FakeGemini> {
+  const isStreaming = (call: { method: string; route: string }) => call.method === 'POST' && call.route.endsWith(':streamGenerateContent');
+  return serveFakeModel(
+    {
+      basePath: '',
+      isMain: (call) => isStreaming(call) && Array.isArray(call.body?.tools) && call.body.tools.length > 0,
+      async respond(call, res) {
+        const streaming = isStreaming(call);
+        if (call.method === 'POST' && call.route.endsWith(':countTokens')) {
+          return sendJson(res, 200, { totalTokens: Math.max(1, Math.round(call.raw.length / 4)) });
         }
-      } else {
-        // Helper calls (e.g. the next-speaker check asks for JSON): a short answer that ends the turn.
-        turn = { text: body?.generationConfig?.responseMimeType === 'application/json' ? '{"next_speaker":"user","reasoning":"done"}' : 'ok' };
-      }
-
-      const answer = () => {
+        if (call.method !== 'POST' || !(streaming || call.route.endsWith(':generateContent'))) {
+          return sendJson(res, 404, { error: { code: 404, message: `fake-gemini: no route ${call.method} ${call.url}`, status: 'NOT_FOUND' } });
+        }
+        const { body } = call;
+        const turn: FakeTurn = call.isMain
+          ? scriptedTurn(call, { cwd: workspaceOf(body), turnIndex: countToolResults(body) }, 'fake-gemini')
+          : // Helper calls (e.g. the next-speaker check asks for JSON): a short answer that ends the turn.
+            { text: body?.generationConfig?.responseMimeType === 'application/json' ? '{"next_speaker":"user","reasoning":"done"}' : 'ok' };
+        if (turn.stallMs && turn.stallMs > 0) {
+          if (!turn.status && streaming) openEventStream(res);
+          await call.wait(turn.stallMs);
+        }
         if (res.destroyed) return;
         if (turn.status && turn.status >= 400) {
-          if (res.headersSent) {
-            res.end();
-            return;
-          }
-          sendJson(res, turn.status, { error: { code: turn.status, message: turn.errorMessage ?? `fake-gemini error ${turn.status}`, status: statusName(turn.status) } });
-          return;
+          if (res.headersSent) return void res.end();
+          return sendJson(res, turn.status, { error: { code: turn.status, message: turn.errorMessage ?? `fake-gemini error ${turn.status}`, status: statusName(turn.status) } });
         }
-        if (!streaming) {
-          sendJson(res, 200, responseOf(turn.text ? [{ text: turn.text }] : [], 'STOP'));
-          return;
-        }
-        if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        if (!streaming) return sendJson(res, 200, responseOf(turn.text ? [{ text: turn.text }] : [], 'STOP'));
+        openEventStream(res);
         for (const chunk of streamChunks(turn)) res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
         res.end();
-      };
-
-      if (turn.stallMs && turn.stallMs > 0) {
-        // A live stream that says nothing, as a hung model does.
-        if (!turn.status && streaming) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-          res.flushHeaders();
-        }
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          answer();
-        }, turn.stallMs);
-        timers.add(timer);
-      } else {
-        answer();
-      }
-    });
-  });
-  server.keepAliveTimeout = 1000;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    mainRequests: () => requests.filter((r) => r.isMain),
-    setScript(s: FakeScript) {
-      current = s;
+      },
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+    script,
+  );
 }
 
 /**
@@ -197,9 +127,4 @@ function responseOf(parts: unknown[], finishReason: string | undefined, withUsag
 
 function statusName(code: number): string {
   return ({ 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 503: 'UNAVAILABLE' } as Record<number, string>)[code] ?? 'INTERNAL';
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }

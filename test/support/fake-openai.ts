@@ -5,9 +5,7 @@
 //
 // A script decides each answer. "Main" requests (the agent loop) carry `tools`; the others (title
 // generation, summaries) get a short text. Every request is recorded.
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
+import { openEventStream, scriptedTurn, sendJson, serveFakeModel, type FakeModelServer, type FakeScript, type FakeTurn } from './fake-model.js';
 
 export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
 export type FakeOpenAI = FakeModelServer;
@@ -67,118 +65,44 @@ export function defaultScript(
   };
 }
 
-export async function startFakeOpenAI(script: FakeScript = defaultScript()): Promise<FakeOpenAI> {
-  let current = script;
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+export function startFakeOpenAI(script: FakeScript = defaultScript()): Promise<FakeOpenAI> {
   let counter = 0;
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = undefined;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const path = req.url ?? '/';
-      const isMain = Array.isArray(body?.tools) && body.tools.length > 0;
-      requests.push({ path, headers: { ...req.headers }, body, isMain });
-
-      if (req.method !== 'POST' || !path.split('?')[0]!.endsWith('/chat/completions')) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: `fake-openai: no route ${req.method} ${path}`, type: 'not_found' } }));
-        return;
-      }
-
-      let turn: FakeTurn;
-      if (isMain) {
-        try {
-          turn = current({ request: body, cwd: findCwd(body), turnIndex: countToolResults(body) });
-        } catch (error) {
-          turn = { status: 500, errorMessage: `fake-openai script failed: ${String(error)}` };
+  return serveFakeModel(
+    {
+      basePath: '/v1',
+      isMain: ({ body }) => Array.isArray(body?.tools) && body.tools.length > 0,
+      async respond(call, res) {
+        if (call.method !== 'POST' || !call.route.endsWith('/chat/completions')) {
+          return sendJson(res, 404, { error: { message: `fake-openai: no route ${call.method} ${call.url}`, type: 'not_found' } });
         }
-      } else {
-        turn = { text: 'Fake title' };
-      }
-
-      const answer = () => {
+        const { body } = call;
+        const turn = call.isMain ? scriptedTurn(call, { cwd: findCwd(body), turnIndex: countToolResults(body) }, 'fake-openai') : { text: 'Fake title' };
+        const stream = body?.stream !== false;
+        if (turn.stallMs && turn.stallMs > 0) {
+          if (!turn.status) openEventStream(res);
+          await call.wait(turn.stallMs);
+        }
         if (res.destroyed) return;
         if (turn.status && turn.status >= 400) {
-          res.writeHead(turn.status, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              error: {
-                message: turn.errorMessage ?? `fake-openai error ${turn.status}`,
-                type: turn.status === 401 ? 'invalid_request_error' : 'server_error',
-                code: turn.status === 401 ? 'invalid_api_key' : null,
-                param: null,
-              },
-            }),
-          );
-          return;
+          return sendJson(res, turn.status, {
+            error: {
+              message: turn.errorMessage ?? `fake-openai error ${turn.status}`,
+              type: turn.status === 401 ? 'invalid_request_error' : 'server_error',
+              code: turn.status === 401 ? 'invalid_api_key' : null,
+              param: null,
+            },
+          });
         }
-        const stream = body?.stream !== false;
         const id = `chatcmpl-fake-${++counter}`;
         const model = typeof body?.model === 'string' ? body.model : 'fake';
-        if (!stream && !res.headersSent) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(completion(id, model, turn)));
-          return;
-        }
-        if (!res.headersSent) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        }
+        if (!stream && !res.headersSent) return sendJson(res, 200, completion(id, model, turn));
+        openEventStream(res);
         for (const chunk of streamChunks(id, model, turn)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
         res.end('data: [DONE]\n\n');
-      };
-
-      if (turn.stallMs && turn.stallMs > 0) {
-        // Show the client a live stream that says nothing, as a hung model does.
-        if (!turn.status) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-          res.flushHeaders();
-        }
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          answer();
-        }, turn.stallMs);
-        timers.add(timer);
-      } else {
-        answer();
-      }
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    mainRequests: () => requests.filter((r) => r.isMain),
-    setScript(s: FakeScript) {
-      current = s;
+      },
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+    script,
+  );
 }
 
 function usage() {

@@ -7,9 +7,8 @@
 // A script decides each answer. "Main" requests (the agent loop) carry `tools`; anything else (a title, a
 // summary, a model list) gets a short text or an empty answer. Every request is recorded.
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
-import type { FakeModelServer, FakeScript, FakeTurn, RecordedRequest } from './fake-model.js';
+import { openEventStream, scriptedTurn, sendJson, serveFakeModel, type FakeModelServer, type FakeScript, type FakeTurn } from './fake-model.js';
 
 export type { FakeTurn, RecordedRequest, FakeScript } from './fake-model.js';
 export type FakeResponses = FakeModelServer;
@@ -67,49 +66,26 @@ export function defaultScript(opts: { file?: string; content?: string; command?:
   };
 }
 
-export async function startFakeResponses(script: FakeScript = defaultScript()): Promise<FakeResponses> {
-  let current = script;
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+export function startFakeResponses(script: FakeScript = defaultScript()): Promise<FakeResponses> {
   let counter = 0;
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = undefined;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const url = req.url ?? '/';
-      const route = url.split('?')[0]!;
-      const isResponses = req.method === 'POST' && route.endsWith('/responses');
-      const isMain = isResponses && Array.isArray(body?.tools) && body.tools.length > 0;
-      requests.push({ path: url, headers: { ...req.headers }, body, isMain });
-
-      if (!isResponses) {
-        // A model list or anything else: an empty, valid answer, so the CLI does not wait or retry.
-        if (req.method === 'GET' && route.endsWith('/models')) return sendJson(res, 200, { object: 'list', data: [], models: [] });
-        return sendJson(res, 404, { error: { message: `fake-responses: no route ${req.method} ${url}`, type: 'not_found' } });
-      }
-
-      let turn: FakeTurn;
-      if (isMain) {
-        try {
-          turn = shellInput(current({ request: body, cwd: codexCwd(body), turnIndex: countCodexToolResults(body) }));
-        } catch (error) {
-          turn = { status: 500, errorMessage: `fake-responses script failed: ${String(error)}` };
+  const isResponses = (call: { method: string; route: string }) => call.method === 'POST' && call.route.endsWith('/responses');
+  return serveFakeModel(
+    {
+      basePath: '/v1',
+      isMain: (call) => isResponses(call) && Array.isArray(call.body?.tools) && call.body.tools.length > 0,
+      async respond(call, res) {
+        if (!isResponses(call)) {
+          // A model list or anything else: an empty, valid answer, so the CLI does not wait or retry.
+          if (call.method === 'GET' && call.route.endsWith('/models')) return sendJson(res, 200, { object: 'list', data: [], models: [] });
+          return sendJson(res, 404, { error: { message: `fake-responses: no route ${call.method} ${call.url}`, type: 'not_found' } });
         }
-      } else {
-        turn = { text: 'Fake title' };
-      }
-
-      const id = `resp_fake_${++counter}`;
-      const answer = () => {
+        const { body } = call;
+        const turn = call.isMain ? shellInput(scriptedTurn(call, { cwd: codexCwd(body), turnIndex: countCodexToolResults(body) }, 'fake-responses')) : { text: 'Fake title' };
+        const id = `resp_fake_${++counter}`;
+        if (turn.stallMs && turn.stallMs > 0) {
+          if (!turn.status) openEventStream(res);
+          await call.wait(turn.stallMs);
+        }
         if (res.destroyed || res.writableEnded) return;
         if (turn.status && turn.status >= 400) {
           if (res.headersSent) {
@@ -127,58 +103,13 @@ export async function startFakeResponses(script: FakeScript = defaultScript()): 
             },
           });
         }
-        if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        openEventStream(res);
         streamTurn(res, id, typeof body?.model === 'string' ? body.model : 'fake', turn);
         res.end();
-      };
-
-      if (turn.stallMs && turn.stallMs > 0) {
-        // A live stream that says nothing, as a hung model does.
-        if (!turn.status) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-          res.flushHeaders();
-        }
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          answer();
-        }, turn.stallMs);
-        timers.add(timer);
-        res.once('close', () => {
-          clearTimeout(timer);
-          timers.delete(timer);
-        });
-      } else {
-        answer();
-      }
-    });
-  });
-  server.keepAliveTimeout = 1000;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    mainRequests: () => requests.filter((r) => r.isMain),
-    setScript(s: FakeScript) {
-      current = s;
+      },
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+    script,
+  );
 }
 
 /** Scripts shared with other backends give the shell tool `{command}`; Codex's exec_command takes `{cmd}`. */
@@ -251,10 +182,4 @@ function streamTurn(res: http.ServerResponse, id: string, model: string, turn: F
       },
     },
   });
-}
-
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  const text = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

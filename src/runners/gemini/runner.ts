@@ -107,7 +107,7 @@ export class GeminiRunner implements AgentRunner {
         continue;
       }
       stream.end();
-      chat.poll();
+      report(); // its last count reaches the checkpoint too: a cancelled task fails with what the checkpoint holds
       // The result's figures when the run got that far; else (killed) what the conversation file recorded.
       const tokens = stream.resultTokens() ?? chat.tokens();
       return interpret({ stream, outcome, started, timeoutMs, secrets, tokens, price: price(tokens, stream.model), geminiDir, task });
