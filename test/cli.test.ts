@@ -1,36 +1,14 @@
 // The `station-coding` command as a user runs it: a subprocess, with a config file.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { BIN, getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
+import { cli, writeConfig } from './support/cli.js';
 import { freePort } from './support/temporal-server.js';
 import { defaultScript } from './support/fake-anthropic.js';
 import { CodingClient } from '../src/client/client.js';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Ran> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
-  return new Promise((resolve) => {
-    execFile('node', [BIN.stationCoding, ...args], { env: childEnv, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function writeConfig(coding: Record<string, unknown>): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'station-config-')), 'config.yaml');
-  writeFileSync(path, YAML.stringify({ coding, other_station_section: { kept: true } }));
-  return path;
-}
 
 describe('station-coding command', function () {
   let w: World;

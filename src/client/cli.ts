@@ -11,6 +11,7 @@ import { fromCommander, HelpShown } from './cli/errors.js';
 import { addHostCommands } from './cli/host-commands.js';
 import { addRunCommand } from './cli/run-command.js';
 import { addToolCommands } from './cli/tool-commands.js';
+import { addWatchCommand } from './cli/watch-command.js';
 
 export { reportError, UsageError } from './cli/errors.js';
 
@@ -25,7 +26,7 @@ export function createProgram(finish: Finish = () => {}): Command {
     .description('Durable coding sessions on Temporal: Claude Code and OpenCode backends behind one workflow contract.')
     .option('--config <file>', 'Config file (else $STATION_CONFIG, else $XDG_CONFIG_HOME/station/config.yaml, i.e. ~/.config/station/config.yaml).')
     .option('--verbose', 'Log connection and worker details; print the stack of an unexpected error.')
-    .option('--json', 'Print JSON: the report of run, the checks of doctor, and --tail progress as JSON lines.')
+    .option('--json', 'Print JSON: the tool commands\' results at a terminal too (through a pipe they are JSON anyway), the report of run, the checks of doctor, --tail progress and watch as JSON lines.')
     // Settings copied to every command defined after them.
     .helpOption('-h, --help', 'Show help for the command.')
     .helpCommand('help [command]', 'Show help for a command.')
@@ -36,6 +37,7 @@ export function createProgram(finish: Finish = () => {}): Command {
     .addHelpText('after', TEMPORAL);
   addRunCommand(program, finish);
   addToolCommands(program, finish);
+  addWatchCommand(program, finish);
   addHostCommands(program, finish);
   for (const command of allCommands(program)) command.exitOverride((err) => {
     throw fromCommander(err, command);

@@ -37,6 +37,7 @@ import {
   type PushResult,
   type SessionStatus,
   type TaskProgress,
+  type Tokens,
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
 import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
@@ -46,6 +47,31 @@ export interface ClientOptions {
   taskQueue: string;
   /** Propagate the trace of each call into the workflow (client interceptor), when tracing is on. */
   tracing?: boolean;
+}
+
+/** What `list` keeps: sessions in this state (open, closed, failed, ...), on this backend. */
+export interface ListFilter {
+  state?: string;
+  backend?: string;
+}
+
+/** What a running task's heartbeat says besides its events. */
+export interface TaskLive {
+  tokens?: Tokens;
+  cost?: number;
+  waiting?: { ahead: number; limit: number };
+}
+
+export function liveOf(progress: TaskProgress): TaskLive {
+  return { tokens: progress.checkpoint?.tokens, cost: progress.checkpoint?.cost, waiting: progress.waiting };
+}
+
+export interface SessionSnapshot {
+  status: SessionStatus;
+  /** The running task's latest heartbeat, if a task runs and has sent one. */
+  progress?: TaskProgress;
+  /** The session's workflow has ended: `status` is final. */
+  ended: boolean;
 }
 
 export interface SessionListing {
@@ -111,11 +137,14 @@ export class CodingClient {
     }
   }
 
-  /** code: run a coding task. `onProgress` receives the backend's tool calls while it runs. */
-  async code(input: CodeInput & { session_id: string }, onProgress?: (event: ProgressEvent) => void): Promise<CodeResult> {
+  /**
+   * code: run a coding task. `onProgress` receives the backend's tool calls while it runs; `onLive` what its
+   * heartbeat says besides (tokens and cost so far, a wait for a task slot), each time it is read.
+   */
+  async code(input: CodeInput & { session_id: string }, onProgress?: (event: ProgressEvent) => void, onLive?: (live: TaskLive) => void): Promise<CodeResult> {
     parseOrThrow(CodeInput, input, 'code input');
     const handle = this.handle(input.session_id);
-    if (!onProgress) return this.update(handle, codeUpdate, input, input.session_id);
+    if (!onProgress && !onLive) return this.update(handle, codeUpdate, input, input.session_id);
     let update;
     try {
       update = await handle.startUpdate(codeUpdate, { args: [input], waitForStage: WorkflowUpdateStage.ACCEPTED });
@@ -127,12 +156,12 @@ export class CodingClient {
     let toolCallsShown = 0;
     const show = (event: ProgressEvent) => {
       if (event.kind === 'tool_call') toolCallsShown++;
-      onProgress(event);
+      onProgress?.(event);
     };
     let done = false;
     void result.finally(() => (done = true)).catch(() => {});
     while (!done) {
-      seen = await this.readProgress(handle, seen, show).catch(() => seen);
+      seen = await this.readProgress(handle, seen, show, onLive).catch(() => seen);
       await Promise.race([result.catch(() => {}), sleep(PROGRESS_POLL_MS)]);
     }
     let outcome: CodeResult;
@@ -141,7 +170,7 @@ export class CodingClient {
     } catch (err) {
       throw explain(err, input.session_id);
     }
-    for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
+    if (onProgress) for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
     return outcome;
   }
 
@@ -176,28 +205,34 @@ export class CodingClient {
   }
 
   async status(sessionId: string): Promise<SessionStatus> {
+    return (await this.snapshot(sessionId)).status;
+  }
+
+  /** The session's status and, while a task runs, that task's latest heartbeat; `ended` once the workflow has. */
+  async snapshot(sessionId: string): Promise<SessionSnapshot> {
     const handle = this.handle(sessionId);
     try {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') {
         const status = await handle.query(statusQuery);
-        const waiting = status.running_task ? this.taskProgress(description.raw.pendingActivities)?.waiting : undefined;
-        return waiting ? { ...status, waiting_for_slot: waiting } : status;
+        const progress = status.running_task ? this.taskProgress(description.raw.pendingActivities) : undefined;
+        const waiting = progress?.waiting;
+        return { status: waiting ? { ...status, waiting_for_slot: waiting } : status, progress, ended: false };
       }
-      if (description.status.name === 'COMPLETED') return ((await handle.result()) as SessionEnd).status;
+      if (description.status.name === 'COMPLETED') return { status: ((await handle.result()) as SessionEnd).status, ended: true };
       throw await this.endedAbnormally(handle, sessionId, description.status.name);
     } catch (err) {
       throw explain(err, sessionId);
     }
   }
 
-  /** Recent sessions, newest first, from the workflow list (state and totals from the memo the session keeps). */
-  async list(limit = 50): Promise<SessionListing[]> {
+  /** Recent sessions, newest first, from the workflow list (state and totals from the memo the session keeps); `filter` keeps the matching ones. */
+  async list(limit = 50, filter: ListFilter = {}): Promise<SessionListing[]> {
     const rows: SessionListing[] = [];
     for await (const info of this.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'` })) {
       const memo = (info.memo ?? {}) as Record<string, unknown>;
       const running = info.status.name === 'RUNNING';
-      rows.push({
+      const row: SessionListing = {
         session_id: info.workflowId,
         state: running ? String(memo.state ?? 'open') : info.status.name === 'COMPLETED' ? String(memo.state ?? 'closed') : info.status.name.toLowerCase(),
         backend: memo.backend as string | undefined,
@@ -207,7 +242,9 @@ export class CodingClient {
         tasks_run: memo.tasks_run as number | undefined,
         title: memo.title as string | undefined,
         started: info.startTime.toISOString(),
-      });
+      };
+      if ((filter.state && row.state !== filter.state) || (filter.backend && row.backend !== filter.backend)) continue;
+      rows.push(row);
       if (rows.length >= limit) break;
     }
     return rows;
@@ -254,9 +291,10 @@ export class CodingClient {
   }
 
   /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
-  private async readProgress(handle: WorkflowHandle, seen: number, onProgress: (event: ProgressEvent) => void): Promise<number> {
+  private async readProgress(handle: WorkflowHandle, seen: number, onProgress: (event: ProgressEvent) => void, onLive?: (live: TaskLive) => void): Promise<number> {
     const { raw } = await handle.describe();
     const progress = this.taskProgress(raw.pendingActivities);
+    if (progress) onLive?.(liveOf(progress));
     if (!progress || progress.seq <= seen) return seen;
     const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
     for (const event of fresh) onProgress(event);

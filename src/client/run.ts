@@ -1,7 +1,7 @@
 // `station-coding run`: the main job in one command. Open a session, branch if asked, run the task, commit
 // what changed, push if asked, close, and report. The session is closed on every path, failures included.
 import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenInput, OpenResult, ProgressEvent, PushResult } from '../contract.js';
-import type { CodingClient } from './client.js';
+import type { CodingClient, TaskLive } from './client.js';
 import { bringBranchBack, isLocalRepository, type BroughtBack } from './bring-back.js';
 
 export interface RunRequest {
@@ -31,6 +31,10 @@ export interface RunReport {
 export interface RunHooks {
   onStep?: (line: string) => void;
   onProgress?: (event: ProgressEvent) => void;
+  /** The task's spending so far and any wait for a task slot, each time its heartbeat is read. */
+  onLive?: (live: TaskLive) => void;
+  /** The code task starts, and has ended (a live view draws its status line in between). */
+  onTask?: (phase: 'start' | 'end') => void;
   /** Called once the session exists, with a function that cancels its running task (for Ctrl-C). */
   onSession?: (cancel: () => Promise<void>) => void;
 }
@@ -47,7 +51,12 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
       report.branch = await client.branch({ session_id, branch: req.new_branch, create: true });
       step(`created branch ${report.branch.branch}`);
     }
-    report.code = await client.code({ session_id, instruction: req.instruction, context: req.context, files: req.files }, hooks.onProgress);
+    hooks.onTask?.('start');
+    try {
+      report.code = await client.code({ session_id, instruction: req.instruction, context: req.context, files: req.files }, hooks.onProgress, hooks.onLive);
+    } finally {
+      hooks.onTask?.('end');
+    }
     if (!report.code.success) {
       report.error = report.code.error ?? 'the task failed';
       report.commit_skipped = 'the task did not succeed';

@@ -99,7 +99,10 @@ export async function serveFakeModel(provider: FakeProvider, script: FakeScript)
       });
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Idle connections stay open well past an agent's pause between requests: a server closing one as the agent
+  // sends on it is an ECONNRESET the agent reports as an unreachable model (seen with 1 s under load). Sockets are
+  // destroyed on close() anyway.
+  server.keepAliveTimeout = 60_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -6,7 +6,7 @@ import { CodeInput, CommitInput } from '../../contract.js';
 import { prepare, withConnection, type Finish } from './context.js';
 import { UsageError } from './errors.js';
 import { addOpenOptions, addTaskOptions, described, openRequest, type OpenOptions, type TaskOptions } from './options.js';
-import { tailPrinter } from './tail.js';
+import { taskFeed } from './tail.js';
 
 interface RunOptions extends OpenOptions, TaskOptions {
   newBranch?: string;
@@ -39,10 +39,11 @@ async function runCommand(words: string[], options: RunOptions, command: Command
   const open = { ...openRequest(options), title: options.title ?? instruction.slice(0, 80) };
   // Loaded when the command runs (run.js brings execa): other commands, `mcp` above all, start without it.
   const [{ runTask }, { formatReport }] = await Promise.all([import('../run.js'), import('../format.js')]);
+  const feed = taskFeed(prepared.globals.json, options.tail);
   return withConnection(prepared, async ({ client }) => {
     let cancel: (() => Promise<void>) | undefined;
     const onSigint = () => {
-      console.error('cancelling the running task (Ctrl-C again to quit)...');
+      feed.say('cancelling the running task (Ctrl-C again to quit)...');
       process.removeListener('SIGINT', onSigint);
       void cancel?.();
     };
@@ -52,8 +53,10 @@ async function runCommand(words: string[], options: RunOptions, command: Command
         client,
         { open, instruction, context: options.context, files: options.file, new_branch: options.newBranch, commit_message: options.message, push: Boolean(options.push) },
         {
-          onStep: human ? (line) => console.error(line) : undefined,
-          onProgress: options.tail ? tailPrinter(human) : undefined,
+          onStep: human ? (line) => feed.say(line) : undefined,
+          onProgress: feed.onProgress,
+          onLive: feed.onLive,
+          onTask: (phase) => (phase === 'start' ? feed.start() : feed.end()),
           onSession: (c) => (cancel = c),
         },
       );

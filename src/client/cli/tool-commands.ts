@@ -1,22 +1,30 @@
 // The tool commands: one per tool of the contract (open, code, branch, commit, push, close, status), plus list and
-// cancel. Each prints the tool's JSON result and also takes the tool's whole JSON input as --input. The request is
-// built (and a usage error raised) before anything connects.
+// cancel. Each prints the tool's JSON result (with --json, or whenever its output is not a terminal: scripts and
+// agents read exactly the contract) or, at a terminal, its reading for a person (src/client/views/). Each also
+// takes the tool's whole JSON input as --input. The request is built (and a usage error raised) before anything
+// connects.
 import type { Command } from 'commander';
 import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, PushInput, SessionId } from '../../contract.js';
 import type { CodingClient } from '../client.js';
+import { resultLine } from '../views/result-lines.js';
+import { sessionTable } from '../views/session-table.js';
+import { statusView } from '../views/status-view.js';
+import { Terminal } from '../views/terminal.js';
 import { prepare, withConnection, type Finish } from './context.js';
 import { UsageError } from './errors.js';
 import { addInputOption, addOpenOptions, addTaskOptions, described, negated, openRequest, parseInput, positiveInteger, type OpenOptions, type TaskOptions } from './options.js';
-import { tailPrinter } from './tail.js';
+import { taskFeed } from './tail.js';
 
 type Input = { input?: string };
 type Call = (client: CodingClient) => Promise<unknown>;
+type Human = (result: any, term: Terminal) => string;
 
-/** Connect, make the call, print its result as JSON. */
-async function call(command: Command, fn: Call): Promise<number> {
+/** Connect, make the call, print its result: for a person at a terminal (`human`), else as JSON. */
+async function call(command: Command, fn: Call, human: Human): Promise<number> {
   const prepared = await prepare(command);
   const result = await withConnection(prepared, ({ client }) => fn(client));
-  console.log(JSON.stringify(result, null, 2));
+  const term = prepared.globals.json ? undefined : Terminal.of(process.stdout);
+  console.log(term ? human(result, term) : JSON.stringify(result, null, 2));
   return 0;
 }
 
@@ -32,19 +40,22 @@ function sessionOf(command: Command, input: Record<string, unknown> | undefined,
 
 const SESSION = described(SessionId);
 
+/** The states `list` shows: a session's own, or how its workflow ended otherwise. */
+const LIST_STATES = ['opening', 'open', 'closing', 'closed', 'failed', 'cancelled', 'terminated', 'timed_out'];
+
 export function addToolCommands(program: Command, finish: Finish): void {
   const act =
-    <A extends unknown[]>(build: (...args: A) => Call) =>
+    <A extends unknown[]>(build: (...args: A) => Call, human: Human) =>
     async (...args: A) => {
       const command = args.at(-1) as Command;
-      finish(await call(command, build(...args)));
+      finish(await call(command, build(...args), human));
     };
 
   addInputOption(addOpenOptions(program.command('open').description('Open a coding session (tool coding_open); prints its session_id, workspace_path, branch, backend.')), 'coding_open').action(
     act((options: OpenOptions & Input) => {
       const input = parseInput(options.input) ?? openRequest(options);
       return (client) => client.open(input as never);
-    }),
+    }, resultLine.open),
   );
 
   addInputOption(
@@ -61,9 +72,16 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const input = parseInput(options.input);
       const session_id = sessionOf(command, input, id);
       const request = input ?? { session_id, instruction: words.join(' '), context: options.context, files: options.file };
-      const tail = options.tail ? tailPrinter(!command.optsWithGlobals().json) : undefined;
-      return (client) => client.code(request as never, tail);
-    }),
+      const feed = taskFeed(command.optsWithGlobals().json, options.tail);
+      return async (client) => {
+        feed.start();
+        try {
+          return await client.code(request as never, feed.onProgress, feed.onLive);
+        } finally {
+          feed.end();
+        }
+      };
+    }, resultLine.code),
   );
 
   addInputOption(
@@ -80,7 +98,7 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const session_id = sessionOf(command, input, id);
       const request = input ?? { session_id, branch: branch ?? missing(command, 'a branch name'), create: Boolean(options.create) };
       return (client) => client.branch(request as never);
-    }),
+    }, resultLine.branch),
   );
 
   addInputOption(
@@ -97,7 +115,7 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const session_id = sessionOf(command, input, id);
       const request = input ?? { session_id, message: words.join(' ') || missing(command, 'a commit message'), add_all: options.addAll };
       return (client) => client.commit(request as never);
-    }),
+    }, resultLine.commit),
   );
 
   addInputOption(
@@ -115,7 +133,7 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const session_id = sessionOf(command, input, id);
       const request = input ?? { session_id, remote: options.remote ?? 'origin', branch: options.branch, set_upstream: options.setUpstream };
       return (client) => client.push(request as never);
-    }),
+    }, resultLine.push),
   );
 
   addInputOption(
@@ -131,7 +149,7 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const session_id = sessionOf(command, input, id);
       const request = input ?? { session_id, success: !options.failed };
       return (client) => client.close(request as never);
-    }),
+    }, resultLine.close),
   );
 
   addInputOption(
@@ -146,18 +164,24 @@ export function addToolCommands(program: Command, finish: Finish): void {
     act((id: string | undefined, options: Input, command: Command) => {
       const session_id = sessionOf(command, parseInput(options.input), id);
       return (client) => client.status(session_id);
-    }),
+    }, statusView),
   );
 
   program
     .command('list')
-    .description('Sessions with state, backend, repo, branch, cost.')
+    .description('Sessions, newest first, with state, backend, repo, branch, tasks, cost and age.')
     .option('--limit <n>', 'How many sessions to list (default 50).')
+    .option('--state <state>', `Only sessions in this state: ${LIST_STATES.join(', ')}.`)
+    .option('--backend <name>', 'Only sessions on this backend (claudecode, opencode, codex, ...).')
     .action(
-      act((options: { limit?: string }) => {
-        const limit = positiveInteger(options.limit, '--limit', 'a positive whole number');
-        return (client) => client.list(limit ?? 50);
-      }),
+      act(
+        (options: { limit?: string; state?: string; backend?: string }) => {
+          const limit = positiveInteger(options.limit, '--limit', 'a positive whole number');
+          if (options.state !== undefined && !LIST_STATES.includes(options.state)) throw new UsageError(`--state must be one of ${LIST_STATES.join(', ')} (got ${JSON.stringify(options.state)})`);
+          return (client) => client.list(limit ?? 50, { state: options.state, backend: options.backend });
+        },
+        (rows, term) => sessionTable(rows, term),
+      ),
     );
 
   addInputOption(
@@ -177,6 +201,6 @@ export function addToolCommands(program: Command, finish: Finish): void {
         await client.cancel(session_id, target);
         return { session_id, cancel_requested: true, ...target };
       };
-    }),
+    }, resultLine.cancel),
   );
 }

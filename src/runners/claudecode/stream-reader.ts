@@ -130,7 +130,12 @@ export class StreamReader {
   private onAssistant(event: StreamEvent): void {
     const message = event.message;
     const messageId = message?.id ?? '';
-    if (message?.usage) this.usageByMessage.set(messageId, message.usage);
+    if (message?.usage) {
+      this.usageByMessage.set(messageId, message.usage);
+      // Tokens as the run goes (a max_tokens budget, a cancelled task's record, the live view). Claude Code prices
+      // a run only in its result (total_cost_usd), so the cost so far is 0 here; max_cost_usd is its own flag.
+      this.task.usage?.(this.tokens(), 0);
+    }
     if (!Array.isArray(message?.content)) return;
     for (const block of message.content) {
       if (block.type === 'text' && block.text?.trim()) {

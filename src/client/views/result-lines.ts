@@ -1,0 +1,45 @@
+// What the tool commands print at a terminal: one line saying what happened. The JSON (`--json`, or any pipe) is
+// the tool's result as the contract defines it; this is only its reading for a person.
+import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult } from '../../contract.js';
+import { duration, money, paint, shortRepo, type Terminal } from './terminal.js';
+
+const short = (hash: string) => hash.slice(0, 10);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const resultLine = {
+  open(r: OpenResult, term: Terminal, repo?: string): string {
+    const where = r.repo_cloned ? `cloned ${shortRepo(repo)}` : 'opened';
+    return `${paint(term, 'green', 'Opened')} ${paint(term, 'bold', r.session_id)} on ${r.backend}: ${where}${r.branch ? `, branch ${r.branch}` : ''}, workspace ${r.workspace_path}`;
+  },
+
+  code(r: CodeResult, term: Terminal): string {
+    const head = r.success ? paint(term, 'green', 'Task succeeded') : paint(term, 'red', 'Task failed');
+    const what = r.success ? r.summary.trim().split('\n')[0] || '(no summary)' : (r.error ?? r.summary);
+    const figures = `${plural(r.files_changed.length, 'file')} changed · ${duration(r.trace.duration_ms)} · ${money(r.trace.cost)}`;
+    return `${head}: ${what} ${paint(term, 'dim', `(${figures})`)}`;
+  },
+
+  branch(r: BranchResult, term: Terminal): string {
+    return `${r.created ? 'Created and switched to' : 'Switched to'} branch ${paint(term, 'bold', r.branch)}${r.previous_branch ? ` (from ${r.previous_branch})` : ''}`;
+  },
+
+  commit(r: CommitResult, term: Terminal): string {
+    return `Committed ${paint(term, 'bold', short(r.commit_hash))}${r.branch ? ` on ${r.branch}` : ''}: ${plural(r.files_changed, 'file')} changed, ${paint(term, 'green', `+${r.insertions}`)} ${paint(term, 'red', `-${r.deletions}`)}`;
+  },
+
+  push(r: PushResult, term: Terminal): string {
+    return `Pushed ${paint(term, 'bold', r.branch)} to ${r.remote} at ${short(r.commit_hash)}${r.set_upstream ? ' (upstream set)' : ''}`;
+  },
+
+  close(r: CloseResult, term: Terminal): string {
+    const workspace = r.workspace_deleted ? 'workspace deleted' : r.workspace_path ? `workspace kept at ${r.workspace_path}` : 'workspace kept';
+    const saved = r.saved_to ? `; work no remote had was saved to ${r.saved_to}` : '';
+    const why = r.reason === 'closed' ? '' : ` (${r.reason.replace('_', ' ')})`;
+    return `Closed ${paint(term, 'bold', r.session_id)}${why}: ${workspace}${saved}`;
+  },
+
+  cancel(r: { session_id: string; task?: number; update_id?: string }, term: Terminal): string {
+    const which = r.task !== undefined ? `task ${r.task}` : r.update_id ? `the task of update ${r.update_id}` : 'the running task';
+    return `Asked ${paint(term, 'bold', r.session_id)} to cancel ${which}`;
+  },
+};
