@@ -15,6 +15,8 @@ import {
   CodeResult,
   CommitInput,
   CommitResult,
+  DiffInput,
+  DiffResult,
   FAILURE_TYPES,
   OpenInput,
   OpenResult,
@@ -45,8 +47,9 @@ export function contractSchemas(): Record<string, object> {
     [UPDATES.branch]: [BranchInput, BranchResult],
     [UPDATES.commit]: [CommitInput, CommitResult],
     [UPDATES.push]: [PushInput, PushResult],
+    [UPDATES.diff]: [DiffInput, DiffResult],
     [UPDATES.close]: [CloseInput, CloseResult],
-  } satisfies Record<string, [z.ZodType, z.ZodType]>;
+  } satisfies Record<(typeof UPDATES)[keyof typeof UPDATES], [z.ZodType, z.ZodType]>;
   const updates: Record<string, { input: string; result: string }> = {};
   for (const [name, [input, result]] of Object.entries(pairs)) {
     updates[name] = {

@@ -14,6 +14,7 @@ export const UPDATES = {
   branch: 'branch',
   commit: 'commit',
   push: 'push',
+  diff: 'diff',
   close: 'close',
 } as const;
 export const QUERY_STATUS = 'status';
@@ -248,6 +249,32 @@ export const PushInput = z
 export type PushInput = z.input<typeof PushInput>;
 export type PushRequest = z.output<typeof PushInput>;
 
+/** Largest patch a diff returns (DiffInput.max_bytes): beyond it the patch is cut, with a mark saying so. */
+export const DIFF_MAX_BYTES = 5_000_000;
+
+export const DiffInput = z
+  .object({
+    session_id: SessionId.optional(),
+    base: z
+      .string()
+      .superRefine(refine(invalidBranchReason))
+      .optional()
+      .describe(
+        'What to compare with: a branch, tag, remote branch (origin/main) or commit id in the workspace; the diff starts where it and HEAD meet (as git diff base...HEAD). Default: the commit HEAD was at when the session opened.',
+      ),
+    uncommitted: z.boolean().default(true).describe('Include the changes not committed yet, new files too (.gitignore respected). false: committed changes only.'),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1000)
+      .max(DIFF_MAX_BYTES)
+      .default(200_000)
+      .describe('Cap on the patch, in bytes; a longer patch is cut at a line end and ends with a line saying how much was left out.'),
+  })
+  .strict();
+export type DiffInput = z.input<typeof DiffInput>;
+export type DiffRequest = z.output<typeof DiffInput>;
+
 export const CloseInput = z
   .object({
     session_id: SessionId.optional(),
@@ -351,6 +378,27 @@ const SavedTo = z
   .describe(
     'Set when the deleted workspace held work no remote had (uncommitted changes, unpushed commits): the directory on the worker host where it was saved, as workspace.bundle (every branch; refs/station/uncommitted for uncommitted changes) and uncommitted.patch.',
   );
+
+export const DiffFile = FileChange.extend({
+  insertions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+  binary: z.boolean().optional().describe('A binary file: changed, without line counts or patch text.'),
+});
+export type DiffFile = z.infer<typeof DiffFile>;
+
+export const DiffResult = z.object({
+  base: z.string().describe('The commit the diff starts from (where base and HEAD meet), or the empty tree for a repository with no commit before the session.'),
+  head: z.string().optional().describe('The commit HEAD is at (absent in a repository with no commit yet).'),
+  uncommitted: z.boolean().describe('The working tree was compared (uncommitted changes included), not HEAD.'),
+  files: z.array(DiffFile),
+  files_changed: z.number().int().nonnegative(),
+  insertions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+  patch: z.string().describe('The unified diff (git diff), cut at max_bytes; secrets the worker knows are redacted.'),
+  truncated: z.boolean().describe('The patch was cut at max_bytes (its last line says so).'),
+  patch_bytes: z.number().int().nonnegative().describe('The size of the whole patch, before any cut.'),
+});
+export type DiffResult = z.infer<typeof DiffResult>;
 
 export const CloseResult = z.object({
   session_id: z.string(),

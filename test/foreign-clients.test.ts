@@ -54,6 +54,13 @@ describe('clients we did not write', function () {
       assert.ok(report.code.files_changed.length > 0);
       assert.equal(report.commit.success, true);
       assert.equal(report.push.commit_hash, report.commit.commit_hash);
+      // coding_diff before the commit (the task's files, uncommitted) and after it, from origin/main: the same files.
+      const changed = (report.code.files_changed as Array<{ path: string }>).map((f) => f.path).sort();
+      assert.deepEqual((report.diff.files as Array<{ path: string }>).map((f) => f.path).sort(), changed);
+      assert.equal(report.diff.uncommitted, true);
+      assert.ok(report.diff.insertions > 0 && report.diff.patch.includes('diff --git'), JSON.stringify(report.diff));
+      assert.deepEqual((report.diff_committed.files as Array<{ path: string }>).map((f) => f.path).sort(), changed);
+      assert.equal(report.diff_committed.head, report.commit.commit_hash);
       assert.equal(git(w.git.bareDir(repo), 'rev-parse', `feature/py-${backend}`), report.commit.commit_hash, 'the remote has the commit');
 
       assert.equal(report.bad_payload.type, 'invalid_input');
@@ -118,6 +125,12 @@ describe('clients we did not write', function () {
       const push = await updateJson(id, 'push', {});
       assert.equal(push.commit_hash, commit.commit_hash);
       assert.equal(git(w.git.bareDir(repo), 'rev-parse', 'feature/x'), commit.commit_hash);
+      const diff = await updateJson(id, 'diff', { base: 'origin/main' });
+      assert.deepEqual(diff.files.map((f: { path: string }) => f.path).sort(), code.files_changed.map((f: { path: string }) => f.path).sort());
+      assert.equal(diff.head, commit.commit_hash);
+      const badDiff = await temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'diff', '--input', '{"max_bytes": 5}');
+      assert.equal(badDiff.ok, false);
+      assert.match(badDiff.err, /invalid coding_diff input: max_bytes: /);
 
       const status = await temporal('workflow', 'query', '--workflow-id', id, '--name', 'status', '--output', 'json');
       assert.equal(JSON.parse(status.out).queryResult[0].state, 'open');

@@ -19,7 +19,7 @@ import { defaultScript, startFakeAnthropic, type FakeScript } from './support/fa
 import { processesIn, waitFor } from './support/helpers.js';
 import { connectMcp, isAlive, serverEnv, structured, toolError, writeStationConfig } from './support/mcp.js';
 
-const TOOLS = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_close', 'coding_status'];
+const TOOLS = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_diff', 'coding_close', 'coding_status'];
 const LONG = { timeout: 170_000, resetTimeoutOnProgress: true };
 
 describe('MCP server (station-coding mcp)', function () {
@@ -97,6 +97,10 @@ describe('MCP server (station-coding mcp)', function () {
       // Progress notifications carried the backend's tool calls while it ran, in increasing order.
       assert.ok(progress.some((p) => /^→ Write\b/.test(p.message ?? '')), `progress: ${JSON.stringify(progress)}`);
       assert.ok(progress.every((p, i) => i === 0 || p.progress > progress[i - 1]!.progress));
+
+      const diff = structured(await client.callTool({ name: 'coding_diff', arguments: { session_id } }));
+      assert.deepEqual([diff.files_changed, diff.files[0].path, diff.uncommitted], [1, 'src/health.txt', true]);
+      assert.match(diff.patch, /^\+status: ok$/m);
 
       const commit = structured(await client.callTool({ name: 'coding_commit', arguments: { session_id, message: 'Add health file' } }));
       assert.match(commit.commit_hash, /^[0-9a-f]{40}$/);

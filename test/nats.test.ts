@@ -181,6 +181,11 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     const prompt = JSON.stringify(w.claude.mainRequests().at(-1)?.body);
     for (const part of ['Add a health file', 'A tiny test repo', 'src/app.txt']) assert.ok(prompt.includes(part), `prompt lacks ${part}`);
 
+    // coding_diff on the agent's workspace: the task's changes, not yet committed.
+    const diff = await variant.client.diff({ session_id });
+    assert.deepEqual(diff.files.map((f) => f.path).sort(), code.files_changed.map((f) => f.path).sort());
+    assert.match(diff.patch, /^\+status: ok$/m);
+
     const commit = await variant.client.commit({ session_id, message: 'Add health file', add_all: true });
     assert.match(commit.commit_hash, /^[0-9a-f]{40}$/);
     assert.deepEqual({ files: commit.files_changed, ins: commit.insertions, del: commit.deletions }, { files: 2, ins: 2, del: 0 });
@@ -192,11 +197,11 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
 
     // The full diff of the task is in the object store; the task record names it.
     const records = await stateRecords(session_id);
-    assert.deepEqual(records.map((r) => r.op).sort(), ['branch', 'code', 'commit', 'open', 'push']);
+    assert.deepEqual(records.map((r) => r.op).sort(), ['branch', 'code', 'commit', 'diff', 'open', 'push']);
     assert.ok(records.every((r) => r.status === 'done' && r.agent === 'agent-a'));
-    const diff = records.find((r) => r.op === 'code')!.artifacts?.find((x) => x.kind === 'diff');
-    assert.ok(diff, 'diff artifact');
-    const blob = await (await new Objm(tap).open(diff.bucket)).getBlob(diff.name);
+    const artifact = records.find((r) => r.op === 'code')!.artifacts?.find((x) => x.kind === 'diff');
+    assert.ok(artifact, 'diff artifact');
+    const blob = await (await new Objm(tap).open(artifact.bucket)).getBlob(artifact.name);
     assert.match(new TextDecoder().decode(blob!), /\+status: ok/);
 
     const status = await variant.client.status(session_id);

@@ -32,12 +32,12 @@ describe('the terminal for people', function () {
     await w.client.code({ session_id, instruction: 'Write view.txt' });
     await w.client.code({ session_id, instruction: 'Write view.txt again' });
 
-    const table = inTerminal(['list', '--limit', '5'], env, { columns: 140 });
+    const table = inTerminal(['list', '--limit', '5'], env, { columns: 200 });
     assert.equal(await table.exited, 0, table.output());
     const rows = seen(table.output()).trim().split('\n');
     assert.match(rows[0]!, /^SESSION +STATE +BACKEND +REPO +BRANCH +TASKS +COST +AGE/);
     assert.ok(rows.some((r) => new RegExp(`^${session_id} +open +claudecode +.*terminal-views +\\S+ +2 +\\$\\d\\.\\d{4} +\\d+s +terminal views$`).test(r)), rows.join('\n'));
-    for (const row of rows) assert.ok(row.length <= 140, `fits 140 columns: ${row}`);
+    for (const row of rows) assert.ok(row.length <= 200, `fits 200 columns: ${row}`);
     assert.match(table.output(), COLOUR);
 
     const noColour = inTerminal(['list', '--limit', '5'], { ...env, NO_COLOR: '1' });

@@ -2,7 +2,7 @@
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Budget, BranchRequest, CodeRequest, CommitRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
+import type { Budget, BranchRequest, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
@@ -215,6 +215,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     async pushBranch(session: SessionRef, req: PushRequest) {
       return heartbeating(session.token_env, (signal) => backends.get(session.backend).push(session, req, signal));
+    },
+
+    async diffSession(session: SessionRef, req: DiffRequest) {
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).diff(session, req, signal));
     },
 
     async closeSession(session: SessionRef, delete_workspace: boolean) {

@@ -1,6 +1,6 @@
 // A local backend: the shared LocalWorkspace (clone, branch, commit, push, change detection, cleanup)
 // composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
-import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type PushRequest, type Tokens } from '../contract.js';
+import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type DiffRequest, type DiffResult, type PushRequest, type Tokens } from '../contract.js';
 import type {
   CloseOperation,
   CloseOutcome,
@@ -135,6 +135,12 @@ export class LocalBackend implements CodingBackend {
 
   push(session: SessionRef, req: PushRequest, signal: AbortSignal) {
     return this.workspace.push(this.ref(session), req, signal);
+  }
+
+  async diff(session: SessionRef, req: DiffRequest, signal: AbortSignal): Promise<DiffResult> {
+    const result = await this.workspace.diff(this.ref(session), req, signal);
+    // The workspace may hold a secret the agent wrote into a file: never passed on to a reviewer.
+    return this.redactor.with(session.token_env ? process.env[session.token_env] : undefined).deep(result);
   }
 
   async close(op: CloseOperation): Promise<CloseOutcome> {

@@ -23,6 +23,7 @@ import {
   CloseInput,
   CodeInput,
   CommitInput,
+  DiffInput,
   InvalidInputError,
   OpenInput,
   PushInput,
@@ -32,6 +33,7 @@ import {
   type CloseResult,
   type CodeResult,
   type CommitResult,
+  type DiffResult,
   type OpenResult,
   type ProgressEvent,
   type PushResult,
@@ -40,7 +42,7 @@ import {
   type Tokens,
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
 export interface ClientOptions {
   namespace: string;
@@ -187,6 +189,12 @@ export class CodingClient {
   async push(input: PushInput & { session_id: string }): Promise<PushResult> {
     parseOrThrow(PushInput, input, 'coding_push input');
     return this.update(this.handle(input.session_id), pushUpdate, input, input.session_id);
+  }
+
+  /** coding_diff: what the session changed (read-only; answers while a task runs). */
+  async diff(input: DiffInput & { session_id: string }): Promise<DiffResult> {
+    parseOrThrow(DiffInput, input, 'coding_diff input');
+    return this.update(this.handle(input.session_id), diffUpdate, input, input.session_id);
   }
 
   async close(input: CloseInput & { session_id: string }): Promise<CloseResult> {

@@ -10,6 +10,8 @@ import type {
   CodeResult,
   CommitRequest,
   CommitResult,
+  DiffRequest,
+  DiffResult,
   PushRequest,
   PushResult,
   TaskCheckpoint,
@@ -100,6 +102,8 @@ export interface CodingBackend {
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult>;
   commit(session: SessionRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef): Promise<CommitResult>;
   push(session: SessionRef, req: PushRequest, signal: AbortSignal): Promise<PushResult>;
+  /** What the session changed (read-only: it may run beside a task). */
+  diff(session: SessionRef, req: DiffRequest, signal: AbortSignal): Promise<DiffResult>;
   close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome>;
 }
 

@@ -8,6 +8,7 @@ import { hardenedGitForNewRepository, rememberWorkerConfig } from './hardening.j
 import { isKept } from './kept.js';
 import type { WorkspaceGit, WorkspaceRef } from './workspace-git.js';
 import { checkWorkspacePath } from './workspace-roots.js';
+import { markSessionStart } from './diff.js';
 
 export interface OpenSpec {
   session_id: string;
@@ -37,6 +38,13 @@ export interface OpenContext {
 }
 
 export async function open(ws: WorkspaceGit, ctx: OpenContext, spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
+  const opened = await openWorkspace(ws, ctx, spec, signal);
+  // Where the session starts: what coding_diff compares with by default.
+  await markSessionStart(ws, opened.workspace_path, spec.session_id, signal);
+  return opened;
+}
+
+async function openWorkspace(ws: WorkspaceGit, ctx: OpenContext, spec: OpenSpec, signal: AbortSignal): Promise<Opened> {
   ws.credentials.check(spec.token_env);
   if (spec.workspace_path) return openExisting(ws, spec, signal);
   const path = ctx.managedPath;

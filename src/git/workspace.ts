@@ -6,7 +6,7 @@ import { realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CloneCache } from './clone-cache.js';
 import { workingTreeId } from './working-tree.js';
-import type { BranchRequest, BranchResult, CommitRequest, CommitResult, FileChange, PushRequest, PushResult } from '../contract.js';
+import type { BranchRequest, BranchResult, CommitRequest, CommitResult, DiffRequest, DiffResult, FileChange, PushRequest, PushResult } from '../contract.js';
 import { CodingError } from '../core/errors.js';
 import { GitCredentials } from './host-credentials.js';
 import { saveUnsavedWork, savedWorkOf } from './save-work.js';
@@ -18,6 +18,8 @@ import { open, type OpenSpec, type Opened } from './open.js';
 import { branch } from './branch.js';
 import { commit } from './commit.js';
 import { push } from './push.js';
+import { diff } from './diff.js';
+import { parseNameStatus } from './name-status.js';
 
 export type { OpenSpec, Opened, WorkspaceRef, WorkspaceSettings };
 
@@ -78,6 +80,11 @@ export class LocalWorkspace {
 
   push(ref: WorkspaceRef, req: PushRequest, signal: AbortSignal): Promise<PushResult> {
     return push(this.ws, ref, req, signal);
+  }
+
+  /** What the session changed (coding_diff); read-only. */
+  diff(ref: WorkspaceRef, req: DiffRequest, signal: AbortSignal): Promise<DiffResult> {
+    return diff(this.ws, ref, req, signal);
   }
 
   /** A content snapshot of the working tree (tracked and untracked, .gitignore respected), as a git tree id. */
@@ -141,24 +148,4 @@ async function realpathOfDeepestExisting(path: string): Promise<string> {
       current = parent;
     }
   }
-}
-
-export function parseNameStatus(out: string): FileChange[] {
-  const fields = out.split('\0').filter((f) => f.length > 0);
-  const changes: FileChange[] = [];
-  for (let i = 0; i < fields.length; ) {
-    const code = fields[i++]!;
-    const letter = code[0];
-    if (letter === 'R') {
-      const oldPath = fields[i++]!;
-      changes.push({ path: fields[i++]!, status: 'renamed', old_path: oldPath });
-    } else if (letter === 'C') {
-      i++; // copied: the source is unchanged
-      changes.push({ path: fields[i++]!, status: 'added' });
-    } else {
-      const status = letter === 'A' ? 'added' : letter === 'D' ? 'deleted' : 'modified';
-      changes.push({ path: fields[i++]!, status });
-    }
-  }
-  return changes;
 }

@@ -26,7 +26,7 @@ export const SERVER_VERSION = '0.1.0';
 
 const INSTRUCTIONS =
   'Durable coding sessions on git repositories. Typical flow: coding_open (repo_url) → coding_branch (create: true) → ' +
-  'code (a task in plain words; repeat as needed) → coding_commit → coding_push → coding_close. Pass the session_id returned by ' +
+  'code (a task in plain words; repeat as needed) → coding_diff (to review) → coding_commit → coding_push → coding_close. Pass the session_id returned by ' +
   'coding_open to every other tool. Git is done by the server, never by the coding agent. Sessions opened with scope "agent" ' +
   '(the default) are closed when this connection ends; use scope "workflow" with a scope_id for a session that outlives it.';
 

@@ -1,4 +1,4 @@
-// The MCP tools: the seed's six tool operations plus coding_status, described from the zod contract.
+// The MCP tools: the seed's six tool operations plus coding_diff and coding_status, described from the zod contract.
 // Each tool has a validation schema (the contract, with session_id required where a session is needed), a
 // JSON Schema generated from it for tools/list, the contract's result schema as outputSchema, and a runner.
 import { z } from 'zod';
@@ -11,6 +11,8 @@ import {
   CodeResult,
   CommitInput,
   CommitResult,
+  DiffInput,
+  DiffResult,
   OpenInput,
   OpenResult,
   PushInput,
@@ -21,7 +23,7 @@ import {
 } from '../contract.js';
 import type { CodingClient } from '../client/client.js';
 
-export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_close', 'coding_status'] as const;
+export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_diff', 'coding_close', 'coding_status'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** What a runner may use besides the client: progress reporting and the per-connection session bookkeeping. */
@@ -125,6 +127,18 @@ export const TOOLS: ToolDef[] = [
     output: PushResult,
     annotations: { destructiveHint: false, openWorldHint: true },
     run: (client, args) => client.push(args as never),
+  },
+  {
+    name: 'coding_diff',
+    title: 'What the session changed',
+    description:
+      'What the session changed, for a reviewer: the files with insertions and deletions, and the unified diff (cut at max_bytes, with a mark). ' +
+      'From where the session started (or from where base, e.g. origin/main, and HEAD meet), to the working tree (uncommitted changes and new files included; uncommitted: false for commits only). Read-only; may run while a task works.',
+    input: withSession(DiffInput),
+    label: 'coding_diff input',
+    output: DiffResult,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    run: (client, args) => client.diff(args as never),
   },
   {
     name: 'coding_close',

@@ -13,8 +13,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, OpenInput, PushInput, type OpenRequest } from '../contract.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from './definitions.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, type OpenRequest } from '../contract.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from './definitions.js';
 import { failure, parseInput } from './failures.js';
 import { Session, type SessionSnapshot } from './session.js';
 import type { z } from 'zod';
@@ -164,6 +164,10 @@ function wireHandlers(session: Session): void {
   setHandler(pushUpdate, (input) => session.push(request(PushInput, input)), {
     description: 'coding_push: push the branch to the remote.',
     validator: validator(PushInput, 'coding_push'),
+  });
+  setHandler(diffUpdate, (input) => session.diff(request(DiffInput, input)), {
+    description: 'coding_diff: what the session changed (stat and patch), from its start or a given base; read-only.',
+    validator: validator(DiffInput, 'coding_diff'),
   });
   setHandler(closeUpdate, (input) => session.closeBy(request(CloseInput, input).success), {
     description: 'coding_close: end the session and apply its cleanup policy.',

@@ -13,6 +13,8 @@ import {
   type CodeResult,
   type CommitInput,
   type CommitResult,
+  type DiffInput,
+  type DiffResult,
   type OpenInput,
   type OpenResult,
   type PushInput,
@@ -26,6 +28,7 @@ export const codeUpdate = defineUpdate<CodeResult, [CodeInput]>(UPDATES.code);
 export const branchUpdate = defineUpdate<BranchResult, [BranchInput]>(UPDATES.branch);
 export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.commit);
 export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
+export const diffUpdate = defineUpdate<DiffResult, [DiffInput]>(UPDATES.diff);
 export const closeUpdate = defineUpdate<CloseResult, [CloseInput]>(UPDATES.close);
 export const statusQuery = defineQuery<SessionStatus>(QUERY_STATUS);
 export const cancelSignal = defineSignal<[CancelInput?]>(SIGNAL_CANCEL);

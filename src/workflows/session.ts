@@ -30,6 +30,8 @@ import {
   type CodeResult,
   type CommitRequest,
   type CommitResult,
+  type DiffRequest,
+  type DiffResult,
   type OpenRequest,
   type OpenResult,
   type PushRequest,
@@ -326,6 +328,18 @@ export class Session {
         this.fail(err, 'push'),
       ),
     ))!;
+  }
+
+  /** coding_diff. Read-only, so it does not queue behind the running operation: a reviewer may look while a task works. */
+  async diff(req: DiffRequest): Promise<DiffResult> {
+    await condition(() => this.status.state !== 'opening');
+    this.assertAccepting();
+    if (this.status.state !== 'open') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+    try {
+      return await this.hostActivities(`diff against ${req.base ?? 'the session start'}`).diffSession(this.opened!.session, req);
+    } catch (err) {
+      throw this.failureOf(err, 'diff');
+    }
   }
 
   async closeBy(success: boolean): Promise<CloseResult> {

@@ -38,8 +38,10 @@ async def main() -> None:
     handle = await client.start_workflow("codingSession", {"repo_url": url, "branch": "main", "backend": backend}, id=sid, task_queue=tq)
     report["branch"] = await handle.execute_update("branch", {"branch": f"feature/py-{backend}", "create": True})
     report["code"] = await handle.execute_update("code", {"instruction": "Add a greeting file"})
+    report["diff"] = await handle.execute_update("diff", {})
     report["commit"] = await handle.execute_update("commit", {"message": "Add greeting (python client)"})
     report["push"] = await handle.execute_update("push", {})
+    report["diff_committed"] = await handle.execute_update("diff", {"uncommitted": False, "base": "origin/main"})
 
     # 2. A bad payload is refused with a typed failure naming the field; the session lives on.
     try:

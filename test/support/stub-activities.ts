@@ -96,6 +96,9 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
     async pushBranch(_session, req) {
       return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
     },
+    async diffSession(_session, req) {
+      return tracked('diff', async () => ({ base: 'b'.repeat(40), uncommitted: req.uncommitted, files: [], files_changed: 0, insertions: 0, deletions: 0, patch: '', truncated: false, patch_bytes: 0 }));
+    },
     async restoreWorkspace(session) {
       return tracked(`restore ${session.session_id}`, async () => ({ workspace_path: `/stub/restored/${session.session_id}`, worker_queue: taskQueue, branch: 'main' }));
     },

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Context } from '@temporalio/activity';
-import { BranchResult, CodeResult, CommitResult, PushResult } from '../../contract.js';
+import { BranchResult, CodeResult, CommitResult, DiffResult, PushResult } from '../../contract.js';
 import type { CodingConfig } from '../../config.js';
 import type {
   CloseOperation,
@@ -29,7 +29,7 @@ import type {
   SessionRef,
 } from '../../core/backend.js';
 import type { ProgressSink } from '../../core/runner.js';
-import type { BranchRequest, CommitRequest, PushRequest } from '../../contract.js';
+import type { BranchRequest, CommitRequest, DiffRequest, PushRequest } from '../../contract.js';
 import { CodingError } from '../../core/errors.js';
 import { openLink, readEntry, type NatsLink } from '../../nats/connection.js';
 import { PROTOCOL_VERSION, SessionRecord, TaskMessage, encode, sessionKey, type Op, type TaskInput } from '../../nats/protocol.js';
@@ -114,6 +114,12 @@ export class NatsBackend implements CodingBackend {
     const base = await this.sessionTask(session, 'push');
     const task = { ...base, op: 'push' as const, remote: req.remote, branch: req.branch, set_upstream: req.set_upstream };
     return parseResult(PushResult, await this.perform(task, base.agent, signal), 'push');
+  }
+
+  async diff(session: SessionRef, req: DiffRequest, signal: AbortSignal) {
+    const base = await this.sessionTask(session, 'diff');
+    const task = { ...base, op: 'diff' as const, base: req.base, uncommitted: req.uncommitted, max_bytes: req.max_bytes };
+    return parseResult(DiffResult, await this.perform(task, base.agent, signal), 'diff');
   }
 
   async close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome> {

@@ -1,11 +1,12 @@
-// The tool commands: one per tool of the contract (open, code, branch, commit, push, close, status), plus list and
+// The tool commands: one per tool of the contract (open, code, branch, commit, push, diff, close, status), plus list and
 // cancel. Each prints the tool's JSON result (with --json, or whenever its output is not a terminal: scripts and
 // agents read exactly the contract) or, at a terminal, its reading for a person (src/client/views/). Each also
 // takes the tool's whole JSON input as --input. The request is built (and a usage error raised) before anything
 // connects.
 import type { Command } from 'commander';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, PushInput, SessionId } from '../../contract.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, PushInput, SessionId } from '../../contract.js';
 import type { CodingClient } from '../client.js';
+import { diffView } from '../views/diff-view.js';
 import { resultLine } from '../views/result-lines.js';
 import { sessionTable } from '../views/session-table.js';
 import { statusView } from '../views/status-view.js';
@@ -19,10 +20,14 @@ type Input = { input?: string };
 type Call = (client: CodingClient) => Promise<unknown>;
 type Human = (result: any, term: Terminal) => string;
 
+/** A call that printed its own output (diff --patch): nothing more to print. */
+const NOTHING_MORE = Symbol('printed');
+
 /** Connect, make the call, print its result: for a person at a terminal (`human`), else as JSON. */
 async function call(command: Command, fn: Call, human: Human): Promise<number> {
   const prepared = await prepare(command);
   const result = await withConnection(prepared, ({ client }) => fn(client));
+  if (result === NOTHING_MORE) return 0;
   const term = prepared.globals.json ? undefined : Terminal.of(process.stdout);
   console.log(term ? human(result, term) : JSON.stringify(result, null, 2));
   return 0;
@@ -134,6 +139,33 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const request = input ?? { session_id, remote: options.remote ?? 'origin', branch: options.branch, set_upstream: options.setUpstream };
       return (client) => client.push(request as never);
     }, resultLine.push),
+  );
+
+  addInputOption(
+    program
+      .command('diff')
+      .description('What the session changed (tool coding_diff): the files with insertions and deletions, and the patch; coloured at a terminal.')
+      .argument('[session_id]', SESSION)
+      .option('--base <ref>', described(DiffInput.shape.base))
+      .option('--committed', 'Committed changes only (uncommitted: false); by default uncommitted changes and new files are included.')
+      .option('--max-bytes <n>', described(DiffInput.shape.max_bytes))
+      .option('--patch', 'Print only the patch, as git diff does (for git apply), at a terminal or not.'),
+    'coding_diff',
+  ).action(
+    act(
+      (id: string | undefined, options: { base?: string; committed?: boolean; maxBytes?: string; patch?: boolean } & Input, command: Command) => {
+        const input = parseInput(options.input);
+        const session_id = sessionOf(command, input, id);
+        const max_bytes = positiveInteger(options.maxBytes, '--max-bytes', 'a number of bytes');
+        const request = input ?? { session_id, base: options.base, uncommitted: !options.committed, max_bytes };
+        if (!options.patch) return (client) => client.diff(request as never);
+        return async (client) => {
+          process.stdout.write((await client.diff(request as never)).patch);
+          return NOTHING_MORE;
+        };
+      },
+      diffView,
+    ),
   );
 
   addInputOption(

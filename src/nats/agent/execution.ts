@@ -86,6 +86,8 @@ export class Execution {
         return { result: await this.backend.commit(session, { message: task.message, add_all: task.add_all }, signal), artifacts: [] };
       case 'push':
         return { result: await this.backend.push(session, { remote: task.remote, branch: task.branch, set_upstream: task.set_upstream }, signal), artifacts: [] };
+      case 'diff':
+        return { result: await this.backend.diff(session, { base: task.base, uncommitted: task.uncommitted, max_bytes: task.max_bytes }, signal), artifacts: [] };
       case 'close': {
         const closed = await this.backend.close({ session, delete_workspace: task.delete_workspace });
         await this.ctx.link.sessions.delete(sessionKey(task.session));
