@@ -245,6 +245,13 @@ export const CodingConfig = z
         'Code tasks this worker runs at once (local backends); more wait in line, shown by `status` (waiting_for_slot). Default: the number of cores, but no more than free memory at start holds at 1.5 GB per task.',
       ),
     idle_timeout_min: z.number().positive().default(60).describe('An agent-scope session with no operation for this long is closed (cleanup applies).'),
+    approval_timeout_hours: z
+      .number()
+      .positive()
+      .default(168)
+      .describe(
+        'A session waiting for a review decision (require_approval) this long, counted from the first request, is closed with reason approval_timeout; unpushed work is saved as on every close. The idle timeout does not run while a session waits.',
+      ),
     git: GitConfig.prefault({}),
     mcp: McpConfig.prefault({}),
     temporal: TemporalConfig.prefault({}),

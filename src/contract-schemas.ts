@@ -23,6 +23,9 @@ import {
   PushInput,
   PushResult,
   QUERY_STATUS,
+  ReviewInput,
+  ReviewResult,
+  SIGNAL_REVIEW,
   SessionStatus,
   SIGNAL_CANCEL,
   UPDATES,
@@ -48,6 +51,7 @@ export function contractSchemas(): Record<string, object> {
     [UPDATES.commit]: [CommitInput, CommitResult],
     [UPDATES.push]: [PushInput, PushResult],
     [UPDATES.diff]: [DiffInput, DiffResult],
+    [UPDATES.review]: [ReviewInput, ReviewResult],
     [UPDATES.close]: [CloseInput, CloseResult],
   } satisfies Record<(typeof UPDATES)[keyof typeof UPDATES], [z.ZodType, z.ZodType]>;
   const updates: Record<string, { input: string; result: string }> = {};
@@ -65,6 +69,8 @@ export function contractSchemas(): Record<string, object> {
     updates,
     query: { name: QUERY_STATUS, result: status },
     signal: { name: SIGNAL_CANCEL, input: cancel },
+    // Every signal: cancel (as `signal` above, kept for clients that read it) and review (the review update's input).
+    signals: { [SIGNAL_CANCEL]: { input: cancel }, [SIGNAL_REVIEW]: { input: updates[UPDATES.review]!.input } },
     start_input,
     failure_types: FAILURE_TYPES,
   };

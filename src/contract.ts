@@ -15,10 +15,13 @@ export const UPDATES = {
   commit: 'commit',
   push: 'push',
   diff: 'diff',
+  review: 'review',
   close: 'close',
 } as const;
 export const QUERY_STATUS = 'status';
 export const SIGNAL_CANCEL = 'cancel';
+/** The review decision also comes as a signal of this name (the Temporal UI's "send signal"). */
+export const SIGNAL_REVIEW = 'review';
 
 /**
  * The `type` of every failure a session reports (an ApplicationFailure's type: `err.cause.type` in TypeScript,
@@ -127,6 +130,10 @@ const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a
 
 // ---- inputs ----
 
+/** The operations a session can make wait for a reviewer's yes (coding_open require_approval). */
+export const GatedOperation = z.enum(['push']);
+export type GatedOperation = z.infer<typeof GatedOperation>;
+
 export const Credentials = z
   .object({
     token_env: EnvVarName.optional().describe(
@@ -184,6 +191,12 @@ export const OpenInput = z
     cleanup_policy: CleanupPolicy.optional().describe('Overrides coding.cleanup_policy for this session.'),
     max_cost_usd: z.number().positive().optional().describe('Budget of this session in USD (overrides coding.max_cost_usd).'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of this session (overrides coding.max_tokens).'),
+    require_approval: z
+      .array(GatedOperation)
+      .optional()
+      .describe(
+        'Operations that need a reviewer\'s yes first. A gated push answers at once with awaiting_approval: true, the session waits (state awaiting_approval) for a review decision (update or signal review), and the push runs when approved.',
+      ),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -248,6 +261,17 @@ export const PushInput = z
   .strict();
 export type PushInput = z.input<typeof PushInput>;
 export type PushRequest = z.output<typeof PushInput>;
+
+export const ReviewInput = z
+  .object({
+    session_id: SessionId.optional(),
+    decision: z.enum(['approve', 'reject']).describe('approve: the waiting operation runs. reject: it does not; with feedback, the agent works on the feedback, its changes are committed and the operation waits for approval again.'),
+    feedback: z.string().min(1).max(20_000).optional().describe('What to change: the agent\'s next task, in the same conversation (with reject).'),
+    reviewer: z.string().min(1).max(200).optional().describe('Who decided (a person or a reviewer agent), kept in the review history.'),
+  })
+  .strict();
+export type ReviewInput = z.input<typeof ReviewInput>;
+export type ReviewRequest = z.output<typeof ReviewInput>;
 
 /** Largest patch a diff returns (DiffInput.max_bytes): beyond it the patch is cut, with a mark saying so. */
 export const DIFF_MAX_BYTES = 5_000_000;
@@ -370,6 +394,10 @@ export const PushResult = z.object({
   branch: z.string(),
   commit_hash: z.string(),
   set_upstream: z.boolean(),
+  awaiting_approval: z
+    .boolean()
+    .optional()
+    .describe('Set (with success false) when the session requires approval for push: nothing was pushed yet; commit_hash is what will be pushed once approved (status.awaiting_approval).'),
 });
 export type PushResult = z.infer<typeof PushResult>;
 
@@ -404,15 +432,50 @@ export const CloseResult = z.object({
   session_id: z.string(),
   success: z.boolean(),
   reason: z
-    .enum(['closed', 'idle_timeout', 'cancelled'])
-    .describe('closed: by coding_close; idle_timeout: an agent-scope session had no operation for idle_timeout_min; cancelled: the workflow was cancelled.'),
+    .enum(['closed', 'idle_timeout', 'cancelled', 'approval_timeout'])
+    .describe(
+      'closed: by coding_close; idle_timeout: an agent-scope session had no operation for idle_timeout_min; cancelled: the workflow was cancelled; approval_timeout: no review decision came within coding.approval_timeout_hours.',
+    ),
   workspace_path: z.string().optional(),
   workspace_deleted: z.boolean(),
   saved_to: SavedTo.optional(),
 });
 export type CloseResult = z.infer<typeof CloseResult>;
 
-export const SessionState = z.enum(['opening', 'open', 'closing', 'closed', 'failed']);
+export const ReviewResult = z.object({
+  decision: z.enum(['approve', 'reject']),
+  push: PushResult.optional().describe('approve: the push that ran.'),
+  fix: CodeResult.optional().describe('reject with feedback: the agent\'s task on the feedback.'),
+  commit: CommitResult.optional().describe('reject with feedback: the commit of the fix, when it changed files.'),
+  awaiting_approval: z.boolean().describe('The operation waits for a decision again (after a fix).'),
+});
+export type ReviewResult = z.infer<typeof ReviewResult>;
+
+export const AwaitingApproval = z.object({
+  operation: GatedOperation,
+  requested_at: z.string().describe('When it was asked for (ISO time); coding.approval_timeout_hours counts from the first request.'),
+  round: z.number().int().positive().describe('1 for the first request, +1 after each fix on a rejection.'),
+  remote: z.string(),
+  branch: z.string().optional(),
+  set_upstream: z.boolean(),
+  commit_hash: z.string().optional().describe('HEAD when it was asked for: what the push will send.'),
+  files_changed: z.number().int().nonnegative(),
+  insertions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+});
+export type AwaitingApproval = z.infer<typeof AwaitingApproval>;
+
+export const Review = z.object({
+  operation: GatedOperation,
+  decision: z.enum(['approve', 'reject']),
+  feedback: z.string().optional(),
+  reviewer: z.string().optional(),
+  at: z.string(),
+  round: z.number().int().positive(),
+});
+export type Review = z.infer<typeof Review>;
+
+export const SessionState = z.enum(['opening', 'open', 'awaiting_approval', 'closing', 'closed', 'failed']);
 export type SessionState = z.infer<typeof SessionState>;
 
 export const TaskRef = z.object({
@@ -459,6 +522,8 @@ export const SessionStatus = z.object({
   last_error: z.string().optional(),
   saved_to: SavedTo.optional(),
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
+  awaiting_approval: AwaitingApproval.optional().describe('Set while an operation waits for a review decision (state awaiting_approval), with the stat of what it would send.'),
+  reviews: z.array(Review).optional().describe('The review decisions so far, oldest first.'),
   failovers: z
     .array(z.object({ from: z.string(), to: z.string(), at: z.string() }))
     .optional()

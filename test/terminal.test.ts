@@ -56,7 +56,7 @@ describe('the terminal for people', function () {
     assert.ok(closedOnly.every((s) => s.state === 'closed') && !closedOnly.some((s) => s.session_id === session_id));
     const badState = await cli(['list', '--state', 'sleeping'], env);
     assert.equal(badState.code, 2);
-    assert.match(badState.stderr, /--state must be one of opening, open, closing, closed, failed/);
+    assert.match(badState.stderr, /--state must be one of opening, open, awaiting_approval, closing, closed, failed/);
 
     const status = inTerminal(['status', session_id], env, { columns: 80, rows: 24 });
     assert.equal(await status.exited, 0, status.output());

@@ -6,6 +6,8 @@ import type { CodingConfig } from '../config.js';
 export interface SessionSettings {
   cleanup_policy: CodingConfig['cleanup_policy'];
   idle_timeout_ms: number;
+  /** How long a gated operation waits for a review decision before the session is closed. */
+  approval_timeout_ms: number;
   task_timeout_ms: number;
   max_attempts: number;
   /** How long an operation waits for the worker holding the workspace before it is reported lost. */
@@ -19,6 +21,7 @@ export function sessionSettings(config: CodingConfig, start: SessionStart): Sess
   return {
     cleanup_policy: start.cleanup_policy ?? config.cleanup_policy,
     idle_timeout_ms: config.idle_timeout_min * 60_000,
+    approval_timeout_ms: config.approval_timeout_hours * 3_600_000,
     task_timeout_ms: config.task_timeout_min * 60_000,
     max_attempts: config.max_attempts,
     worker_lost_after_ms: config.worker_lost_after_sec * 1000,

@@ -12,6 +12,7 @@ import { addHostCommands } from './cli/host-commands.js';
 import { addRunCommand } from './cli/run-command.js';
 import { addToolCommands } from './cli/tool-commands.js';
 import { addWatchCommand } from './cli/watch-command.js';
+import { addReviewCommands } from './cli/review-commands.js';
 
 export { reportError, UsageError } from './cli/errors.js';
 
@@ -38,6 +39,7 @@ export function createProgram(finish: Finish = () => {}): Command {
   addRunCommand(program, finish);
   addToolCommands(program, finish);
   addWatchCommand(program, finish);
+  addReviewCommands(program, finish);
   addHostCommands(program, finish);
   for (const command of allCommands(program)) command.exitOverride((err) => {
     throw fromCommander(err, command);

@@ -27,6 +27,7 @@ import {
   InvalidInputError,
   OpenInput,
   PushInput,
+  ReviewInput,
   WORKFLOW_TYPE,
   parseOrThrow,
   type BranchResult,
@@ -37,12 +38,13 @@ import {
   type OpenResult,
   type ProgressEvent,
   type PushResult,
+  type ReviewResult,
   type SessionStatus,
   type TaskProgress,
   type Tokens,
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
 export interface ClientOptions {
   namespace: string;
@@ -195,6 +197,26 @@ export class CodingClient {
   async diff(input: DiffInput & { session_id: string }): Promise<DiffResult> {
     parseOrThrow(DiffInput, input, 'coding_diff input');
     return this.update(this.handle(input.session_id), diffUpdate, input, input.session_id);
+  }
+
+  /**
+   * A review decision on the operation awaiting approval. Answers once it is carried out: the push after an
+   * approval; the agent's fix (and its commit) after a rejection with feedback, when the operation waits again.
+   */
+  async review(input: ReviewInput & { session_id: string }): Promise<ReviewResult> {
+    parseOrThrow(ReviewInput, input, 'review input');
+    return this.update(this.handle(input.session_id), reviewUpdate, input, input.session_id);
+  }
+
+  /** Wait (at most `timeoutMs`) until `reached` holds for the session's status; the status then, or undefined on timeout. */
+  async waitFor(sessionId: string, reached: (status: SessionStatus, ended: boolean) => boolean, timeoutMs: number, pollMs = 500): Promise<SessionStatus | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { status, ended } = await this.snapshot(sessionId);
+      if (reached(status, ended)) return status;
+      if (Date.now() >= deadline) return undefined;
+      await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+    }
   }
 
   async close(input: CloseInput & { session_id: string }): Promise<CloseResult> {

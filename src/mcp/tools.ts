@@ -1,4 +1,4 @@
-// The MCP tools: the seed's six tool operations plus coding_diff and coding_status, described from the zod contract.
+// The MCP tools: the seed's six tool operations plus coding_diff, coding_review and coding_status, described from the zod contract.
 // Each tool has a validation schema (the contract, with session_id required where a session is needed), a
 // JSON Schema generated from it for tools/list, the contract's result schema as outputSchema, and a runner.
 import { z } from 'zod';
@@ -17,13 +17,15 @@ import {
   OpenResult,
   PushInput,
   PushResult,
+  ReviewInput,
+  ReviewResult,
   SessionId,
   SessionStatus,
   type ProgressEvent,
 } from '../contract.js';
 import type { CodingClient } from '../client/client.js';
 
-export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_diff', 'coding_close', 'coding_status'] as const;
+export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_diff', 'coding_review', 'coding_close', 'coding_status'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** What a runner may use besides the client: progress reporting and the per-connection session bookkeeping. */
@@ -139,6 +141,18 @@ export const TOOLS: ToolDef[] = [
     output: DiffResult,
     annotations: { readOnlyHint: true, openWorldHint: false },
     run: (client, args) => client.diff(args as never),
+  },
+  {
+    name: 'coding_review',
+    title: 'Approve or reject',
+    description:
+      'A reviewer\'s decision on the operation the session awaits approval for (status.awaiting_approval; sessions opened with require_approval). ' +
+      'approve: it runs (the push). reject: it does not; with feedback the coding agent works on it, its changes are committed and the operation awaits approval again.',
+    input: withSession(ReviewInput),
+    label: 'review input',
+    output: ReviewResult,
+    annotations: { destructiveHint: false, openWorldHint: true },
+    run: (client, args) => client.review(args as never),
   },
   {
     name: 'coding_close',

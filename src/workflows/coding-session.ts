@@ -13,8 +13,9 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, type OpenRequest } from '../contract.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, statusQuery, type SessionEnd } from './definitions.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, ReviewInput, type OpenRequest } from '../contract.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
+import { awaitingFailure, DEFAULT_APPROVAL_TIMEOUT_MS } from './approval-gate.js';
 import { failure, parseInput } from './failures.js';
 import { Session, type SessionSnapshot } from './session.js';
 import type { z } from 'zod';
@@ -66,15 +67,27 @@ async function mainLoop(session: Session, options: SessionRunOptions): Promise<v
   const historyLimit = options.history_event_limit ?? 2000;
   const historyTooLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
   const idleTimeoutMs = session.start.scope === 'agent' ? session.opened!.idle_timeout_ms : undefined;
-  const wake = () => session.closed || (historyTooLong() && session.idle);
+  // A gated operation starting to wait wakes the loop too: its own timeout replaces the idle timeout.
+  const wake = () => session.closed || session.awaitingApproval || (historyTooLong() && session.idle);
   while (!session.closed) {
-    if (idleTimeoutMs === undefined) {
+    const approvalDeadline = session.approvalDeadline();
+    if (approvalDeadline !== undefined) {
+      // Waiting for a review decision, for days if need be; the idle timeout does not run meanwhile.
+      const hours = Math.round((session.opened!.approval_timeout_ms ?? DEFAULT_APPROVAL_TIMEOUT_MS) / 3_600_000);
+      const woken = await condition(() => session.closed || !session.awaitingApproval || (historyTooLong() && session.idle), Math.max(1, approvalDeadline - Date.now()), {
+        summary: `approval timeout (${hours} h)`,
+      });
+      if (!woken && session.awaitingApproval && !session.closed) {
+        await session.close(false, 'approval_timeout');
+        break;
+      }
+    } else if (idleTimeoutMs === undefined) {
       await condition(wake);
     } else {
       // One timer per idle period, not one per operation: it runs to the deadline counted from the last operation.
       const left = session.lastActive + idleTimeoutMs - Date.now();
       const woken = left > 0 && (await condition(wake, left, { summary: `idle timeout (${Math.round(idleTimeoutMs / 60_000)} min)` }));
-      if (!woken && !session.closed && session.idle && Date.now() >= session.lastActive + idleTimeoutMs) {
+      if (!woken && !session.closed && !session.awaitingApproval && session.idle && Date.now() >= session.lastActive + idleTimeoutMs) {
         await session.close(false, 'idle_timeout');
         break;
       }
@@ -116,6 +129,13 @@ function wireHandlers(session: Session): void {
     <S extends z.ZodType>(schema: S, what: string) =>
     (input: unknown) =>
       void accept(schema, what, input);
+  /** An operation that changes the workspace or the remote: refused while the session waits for a review decision. */
+  const changing =
+    <S extends z.ZodType>(schema: S, what: string) =>
+    (input: unknown) => {
+      accept(schema, what, input);
+      if (session.status.awaiting_approval) throw awaitingFailure(session.id, session.status.awaiting_approval, what);
+    };
   const request = <S extends z.ZodType>(schema: S, input: unknown) => {
     const { session_id: _, ...req } = parseInput(schema, input ?? {}, 'input') as z.output<S> & { session_id?: string };
     return req as Omit<z.output<S>, 'session_id'>;
@@ -148,23 +168,43 @@ function wireHandlers(session: Session): void {
   setHandler(codeUpdate, (input) => session.code(request(CodeInput, input), currentUpdateInfo()?.id), {
     description: 'code: run a coding task in the workspace; returns summary, files changed and trace.',
     validator: (input) => {
-      accept(CodeInput, 'code', input);
+      changing(CodeInput, 'code')(input);
       const exhausted = session.opened ? session.budgetExhausted() : undefined;
       if (exhausted) throw failure(exhausted, 'budget_exhausted');
     },
   });
   setHandler(branchUpdate, (input) => session.branch(request(BranchInput, input), currentUpdateInfo()?.id), {
     description: 'coding_branch: create or switch to a branch.',
-    validator: validator(BranchInput, 'coding_branch'),
+    validator: changing(BranchInput, 'coding_branch'),
   });
   setHandler(commitUpdate, (input) => session.commit(request(CommitInput, input), currentUpdateInfo()?.id), {
     description: 'coding_commit: stage and commit the workspace changes.',
-    validator: validator(CommitInput, 'coding_commit'),
+    validator: changing(CommitInput, 'coding_commit'),
   });
   setHandler(pushUpdate, (input) => session.push(request(PushInput, input)), {
     description: 'coding_push: push the branch to the remote.',
-    validator: validator(PushInput, 'coding_push'),
+    validator: changing(PushInput, 'coding_push'),
   });
+  setHandler(reviewUpdate, (input) => session.review(request(ReviewInput, input)), {
+    description: 'A review decision on the operation awaiting approval: {decision: approve|reject, feedback?, reviewer?}. Returns what it caused (the push; or the fix task and its commit).',
+    validator: (input) => {
+      accept(ReviewInput, 'review', input);
+      if (!session.status.awaiting_approval) throw failure(`session ${session.id} has nothing awaiting approval (state ${session.status.state})`, 'conflict');
+    },
+  });
+  setHandler(
+    reviewSignal,
+    async (input) => {
+      // A signal cannot be refused: one that is malformed or comes when nothing waits is logged and changes nothing.
+      const parsed = ReviewInput.safeParse(input ?? {});
+      if (!parsed.success || !session.status.awaiting_approval) {
+        log.warn('review signal ignored', { input, reason: parsed.success ? 'nothing awaits approval' : parsed.error.message });
+        return;
+      }
+      await session.review(parsed.data).catch((err: unknown) => log.warn('review signal failed', { error: String(err) }));
+    },
+    { description: 'The review decision as a signal (the Temporal UI\'s "send signal"): {decision: approve|reject, feedback?, reviewer?}.' },
+  );
   setHandler(diffUpdate, (input) => session.diff(request(DiffInput, input)), {
     description: 'coding_diff: what the session changed (stat and patch), from its start or a given base; read-only.',
     validator: validator(DiffInput, 'coding_diff'),

@@ -14,6 +14,20 @@ export function currentDetails(status: SessionStatus): string {
   facts.push(`tokens ${status.tokens.input} in / ${status.tokens.output} out`);
   lines.push(facts.join(' · '));
   if (status.repo_url) lines.push('', `repo: ${escape(status.repo_url)}`);
+  const pending = status.awaiting_approval;
+  if (pending) {
+    const sid = status.session_id;
+    lines.push(
+      '',
+      `**awaiting approval**: ${pending.operation} of \`${escape(pending.branch ?? 'HEAD')}\` to \`${escape(pending.remote)}\`${pending.commit_hash ? ` at \`${pending.commit_hash.slice(0, 10)}\`` : ''} (round ${pending.round}, asked for ${pending.requested_at})`,
+      '',
+      `${pending.files_changed} files changed, +${pending.insertions} -${pending.deletions} · see it: \`station-coding diff ${sid}\``,
+      '',
+      `approve: \`station-coding approve ${sid}\` or \`temporal workflow signal --workflow-id ${sid} --name review --input '{"decision":"approve"}'\``,
+      '',
+      `reject: \`station-coding reject ${sid} --feedback "..."\` or signal \`review\` with \`{"decision":"reject","feedback":"..."}\``,
+    );
+  }
   if (status.busy) lines.push('', `running: **${status.busy}**${status.running_task ? ` (task ${status.running_task.task}: ${escape(oneLine(status.running_task.instruction, 80))})` : ''}`);
   if (status.queued_tasks.length > 0) lines.push('', `queued tasks: ${status.queued_tasks.map((t) => t.task).join(', ')}`);
   const tasks = status.tasks.slice(-TASKS_SHOWN);

@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import {
   QUERY_STATUS,
   SIGNAL_CANCEL,
+  SIGNAL_REVIEW,
   UPDATES,
   type BranchInput,
   type BranchResult,
@@ -19,6 +20,8 @@ import {
   type OpenResult,
   type PushInput,
   type PushResult,
+  type ReviewInput,
+  type ReviewResult,
   type SessionStatus,
 } from '../contract.js';
 
@@ -29,6 +32,8 @@ export const branchUpdate = defineUpdate<BranchResult, [BranchInput]>(UPDATES.br
 export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.commit);
 export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
 export const diffUpdate = defineUpdate<DiffResult, [DiffInput]>(UPDATES.diff);
+export const reviewUpdate = defineUpdate<ReviewResult, [ReviewInput]>(UPDATES.review);
+export const reviewSignal = defineSignal<[ReviewInput?]>(SIGNAL_REVIEW);
 export const closeUpdate = defineUpdate<CloseResult, [CloseInput]>(UPDATES.close);
 export const statusQuery = defineQuery<SessionStatus>(QUERY_STATUS);
 export const cancelSignal = defineSignal<[CancelInput?]>(SIGNAL_CANCEL);

@@ -20,6 +20,8 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities, OpenedSession } from '../activities/index.js';
 import {
   addTokens,
+  CodeInput,
+  CommitInput,
   zeroTokens,
   type Budget,
   type BranchRequest,
@@ -32,10 +34,13 @@ import {
   type CommitResult,
   type DiffRequest,
   type DiffResult,
+  type GatedOperation,
   type OpenRequest,
   type OpenResult,
   type PushRequest,
   type PushResult,
+  type ReviewRequest,
+  type ReviewResult,
   type SessionStatus,
   type TaskCheckpoint,
   type TaskRecord,
@@ -46,7 +51,8 @@ import { currentDetails } from './current-details.js';
 import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
-import { failure, operationFailure, spentBy } from './failures.js';
+import { failure, operationFailure, parseInput, spentBy } from './failures.js';
+import { DEFAULT_APPROVAL_TIMEOUT_MS, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, pushOf } from './approval-gate.js';
 import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
 
 /** What a session hands to its next run when it continues as new. */
@@ -218,7 +224,8 @@ export class Session {
       await condition(() => giveUp() || (this.status.state !== 'opening' && this.queue.isTurn(ticket)));
       if (giveUp()) return undefined;
       this.assertAccepting();
-      if (this.status.state !== 'open') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+      if (this.status.awaiting_approval && name !== 'close') throw awaitingFailure(this.id, this.status.awaiting_approval, name);
+      if (this.status.state !== 'open' && !(name === 'close' && this.status.state === 'awaiting_approval')) throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
       holding = true;
       this.status.busy = name;
       this.publish();
@@ -323,18 +330,86 @@ export class Session {
   }
 
   async push(req: PushRequest): Promise<PushResult> {
-    return (await this.exclusive('push', () =>
-      this.onHost(() => this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`).pushBranch(this.opened!.session, req)).catch((err) =>
-        this.fail(err, 'push'),
-      ),
-    ))!;
+    if (this.gated('push')) return (await this.exclusive('push', () => this.requestApproval('push', req, 1, new Date(Date.now()).toISOString())))!;
+    return (await this.exclusive('push', () => this.pushNow(req)))!;
+  }
+
+  private pushNow(req: PushRequest): Promise<PushResult> {
+    return this.onHost(() => this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`).pushBranch(this.opened!.session, req)).catch((err) =>
+      this.fail(err, 'push'),
+    );
+  }
+
+  // ---- the approval gate (approval-gate.ts has its rules) ----
+
+  /** The session was opened with require_approval naming `operation`. */
+  private gated(operation: GatedOperation): boolean {
+    return (this.start.require_approval ?? []).includes(operation) && patched('approval-gate');
+  }
+
+  get awaitingApproval(): boolean {
+    return this.status.awaiting_approval !== undefined;
+  }
+
+  /** When a session waiting for a decision is closed: approval_timeout counted from the first request. */
+  approvalDeadline(): number | undefined {
+    const pending = this.status.awaiting_approval;
+    return pending ? Date.parse(pending.requested_at) + (this.opened!.approval_timeout_ms ?? DEFAULT_APPROVAL_TIMEOUT_MS) : undefined;
+  }
+
+  /** The operation waits for a decision: record what it would send and answer at once (no caller holds a call open for days). */
+  private async requestApproval(operation: GatedOperation, req: PushRequest, round: number, requestedAt: string): Promise<PushResult> {
+    const stat = await this.onHost(() =>
+      this.hostActivities(`approval: what the ${operation} would send`).diffSession(this.opened!.session, { uncommitted: false, max_bytes: 1000 }),
+    ).catch((err) => this.fail(err, operation));
+    const pending = awaitingRecord(operation, req, req.branch ?? this.status.branch, stat, round, requestedAt);
+    this.status.awaiting_approval = pending;
+    this.status.state = 'awaiting_approval';
+    return { success: false, awaiting_approval: true, remote: req.remote, branch: pending.branch ?? 'HEAD', commit_hash: pending.commit_hash ?? '', set_upstream: req.set_upstream };
+  }
+
+  /**
+   * A reviewer's decision. approve: the operation runs. reject: it does not; with feedback the agent works on it in
+   * the same conversation, its changes are committed, and the operation waits for a decision again.
+   */
+  async review(req: ReviewRequest): Promise<ReviewResult> {
+    const pending = this.status.awaiting_approval;
+    if (!pending) throw failure(`session ${this.id} has nothing awaiting approval`, 'conflict');
+    const review = {
+      operation: pending.operation,
+      decision: req.decision,
+      ...(req.feedback ? { feedback: req.feedback } : {}),
+      ...(req.reviewer ? { reviewer: req.reviewer } : {}),
+      at: new Date(Date.now()).toISOString(),
+      round: pending.round,
+    };
+    this.status.reviews = [...(this.status.reviews ?? []), review].slice(-REVIEWS_KEPT);
+    const key = `review-${this.status.reviews.length}-${pending.round}`;
+    this.status.awaiting_approval = undefined;
+    this.status.state = 'open';
+    this.lastActive = Date.now();
+    this.publish();
+    if (req.decision === 'approve') {
+      return { decision: 'approve', push: (await this.exclusive('push', () => this.pushNow(pushOf(pending))))!, awaiting_approval: false };
+    }
+    if (!req.feedback) return { decision: 'reject', awaiting_approval: false };
+    let fix: CodeResult | undefined;
+    let commit: CommitResult | undefined;
+    try {
+      fix = await this.code(parseInput(CodeInput, { instruction: fixInstruction(review) }, 'review'), `${key}-fix`);
+      if (fix.success && fix.files_changed.length > 0) commit = await this.commit(parseInput(CommitInput, { message: fixCommitMessage(review) }, 'review'), `${key}-commit`);
+    } finally {
+      // Whatever the fix did, the operation waits for a decision again: the gate is never left open by a failure.
+      if (!this.closed) await this.exclusive(pending.operation, () => this.requestApproval(pending.operation, pushOf(pending), pending.round + 1, pending.requested_at));
+    }
+    return { decision: 'reject', fix, ...(commit ? { commit } : {}), awaiting_approval: true };
   }
 
   /** coding_diff. Read-only, so it does not queue behind the running operation: a reviewer may look while a task works. */
   async diff(req: DiffRequest): Promise<DiffResult> {
     await condition(() => this.status.state !== 'opening');
     this.assertAccepting();
-    if (this.status.state !== 'open') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+    if (this.status.state !== 'open' && this.status.state !== 'awaiting_approval') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
     try {
       return await this.hostActivities(`diff against ${req.base ?? 'the session start'}`).diffSession(this.opened!.session, req);
     } catch (err) {
@@ -348,6 +423,7 @@ export class Session {
 
   /** End the session: apply the cleanup policy on the worker that holds the workspace. */
   async close(success: boolean, reason: CloseResult['reason']): Promise<CloseResult> {
+    this.status.awaiting_approval = undefined; // what waited is not done; the review history stays
     this.status.state = 'closing';
     this.publish();
     const policy = this.opened!.cleanup_policy;

@@ -11,7 +11,7 @@ export interface StubLog {
 }
 
 /**
- * Knobs a test sets through the start input's title: `idle=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
+ * Knobs a test sets through the start input's title: `idle=<ms>`, `approval=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
  * `lost` (the workspace's worker queue is served by nobody; a checkpoint store is configured, lost after 1 s),
  * `elsewhere` (the workspace's worker queue is `<taskQueue>@elsewhere`, which a test serves with a second worker).
  */
@@ -69,6 +69,7 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
           ...(k.lost ? { checkpoint: true, worker_lost_after_ms: 1000 } : {}),
           cleanup_policy: start.cleanup_policy ?? 'on_session_end',
           idle_timeout_ms: Number(k.idle ?? 3_600_000),
+          approval_timeout_ms: Number(k.approval ?? 7 * 86_400_000),
           task_timeout_ms: 60_000,
           max_attempts: 1,
           budget: start.max_cost_usd !== undefined ? { max_cost_usd: start.max_cost_usd } : {},

@@ -65,9 +65,10 @@ describe('contract schemas', function () {
     assert.equal((await load('cancel.input.json')).required, undefined);
     const status = await load('status.result.json');
     assert.ok(status.required.includes('state'));
-    assert.deepEqual(status.properties.state.enum, ['opening', 'open', 'closing', 'closed', 'failed']);
+    assert.deepEqual(status.properties.state.enum, ['opening', 'open', 'awaiting_approval', 'closing', 'closed', 'failed']);
     const code = await load('code.result.json');
     assert.deepEqual(code.required, ['success', 'summary', 'files_changed', 'trace']);
-    assert.deepEqual((await load('close.result.json')).properties.reason.enum, ['closed', 'idle_timeout', 'cancelled']);
+    assert.deepEqual((await load('close.result.json')).properties.reason.enum, ['closed', 'idle_timeout', 'cancelled', 'approval_timeout']);
+    assert.deepEqual((await load('review.input.json')).required, ['decision']);
   });
 });

@@ -13,7 +13,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPE, type OpenInput } from '../../src/contract.js';
 import { workflowBundle } from '../../src/host/workflow-bundle.js';
 import { ensureSearchAttributes } from '../../src/host/search-attributes-setup.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, statusQuery } from '../../src/workflows/definitions.js';
+import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery } from '../../src/workflows/definitions.js';
 import type { SessionRunOptions } from '../../src/workflows/coding-session.js';
 import { ROOT } from '../support/root.js';
 import { sharedTemporalServer } from '../support/temporal-server.js';
@@ -32,6 +32,14 @@ async function failureOf(promise: Promise<unknown>): Promise<{ type?: string; me
     return { message: String(err) };
   }
   assert.fail('expected a failure');
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe('session workflow rules (stub activities)', function () {
@@ -228,6 +236,70 @@ describe('session workflow rules (stub activities)', function () {
     await handle.executeUpdate(closeUpdate, { args: [{}] });
     await record('continue-as-new-first-run', handle, firstRun);
     await record('continue-as-new-last-run', handle, lastRun);
+  });
+
+  it('approval gate: a gated push answers at once and waits; changes are refused meanwhile; a rejection with feedback runs a fix, commits it and waits again; an approval pushes', async () => {
+    const handle = await start({ repo_url: 'https://example.invalid/r.git', require_approval: ['push'] });
+    await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'work' }] });
+    const before = log.calls.length;
+    const asked = await handle.executeUpdate(pushUpdate, { args: [{}] });
+    assert.deepEqual({ success: asked.success, awaiting: asked.awaiting_approval }, { success: false, awaiting: true });
+    assert.ok(!log.calls.slice(before).includes('push'), 'nothing was pushed');
+    let status = await handle.query(statusQuery);
+    assert.equal(status.state, 'awaiting_approval');
+    assert.deepEqual({ op: status.awaiting_approval?.operation, round: status.awaiting_approval?.round, remote: status.awaiting_approval?.remote }, { op: 'push', round: 1, remote: 'origin' });
+    // Changes wait for the decision: refused before history, with the way out.
+    const refused = await failureOf(handle.executeUpdate(codeUpdate, { args: [{ instruction: 'sneak in' }] }));
+    assert.equal(refused.type, 'conflict');
+    assert.match(refused.message, /is awaiting approval of its push .*station-coding approve\|reject/);
+    assert.equal((await failureOf(handle.executeUpdate(commitUpdate, { args: [{ message: 'x' }] }))).type, 'conflict');
+    // A decision with nothing awaiting is refused; a bad one names the field.
+    assert.match((await failureOf(handle.executeUpdate(reviewUpdate, { args: [{ decision: 'maybe' as never }] }))).message, /decision/);
+
+    const rejected = await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'reject', feedback: 'Rename the helper', reviewer: 'ana' }] });
+    assert.equal(rejected.awaiting_approval, true);
+    assert.match(rejected.fix!.summary, /A reviewer \(ana\) rejected the push .*Rename the helper/s);
+    status = await handle.query(statusQuery);
+    assert.equal(status.state, 'awaiting_approval');
+    assert.equal(status.awaiting_approval!.round, 2);
+    assert.equal(status.tasks_run, 2, 'the fix is a task of the session');
+    assert.deepEqual(status.reviews!.map((r) => [r.decision, r.reviewer, r.round]), [['reject', 'ana', 1]]);
+
+    await handle.signal(reviewSignal, { decision: 'approve', reviewer: 'ana' });
+    await waitUntil(async () => (await handle.query(statusQuery)).state === 'open');
+    assert.ok(log.calls.slice(before).includes('push'), 'approved: pushed');
+    assert.equal((await failureOf(handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] }))).type, 'conflict', 'nothing awaits any more');
+    const pushedAgain = await handle.executeUpdate(pushUpdate, { args: [{}] });
+    assert.equal(pushedAgain.awaiting_approval, true, 'every push of the session is gated');
+    const approved = await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] });
+    assert.equal(approved.push!.success, true);
+    assert.deepEqual((await handle.query(statusQuery)).reviews!.map((r) => r.decision), ['reject', 'approve', 'approve']);
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await record('approval-gate', handle);
+  });
+
+  it('approval gate: no decision within the approval timeout closes the session (approval_timeout); the idle timeout does not run meanwhile', async () => {
+    const handle = await start({ title: 'idle=300 approval=2500', require_approval: ['push'] });
+    assert.equal((await handle.executeUpdate(pushUpdate, { args: [{}] })).awaiting_approval, true);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await handle.query(statusQuery)).state, 'awaiting_approval', 'idle=300 ms did not close it');
+    const end = await handle.result();
+    assert.deepEqual([end.close.reason, end.close.success, end.status.state], ['approval_timeout', false, 'closed']);
+    assert.equal(end.status.awaiting_approval, undefined);
+  });
+
+  it('approval gate: continue-as-new keeps the pending decision', async () => {
+    const handle = await start({ require_approval: ['push'] }, { history_event_limit: 25 });
+    const firstRun = (await handle.describe()).runId;
+    assert.equal((await handle.executeUpdate(pushUpdate, { args: [{}] })).awaiting_approval, true);
+    for (let i = 0; i < 6; i++) await handle.query(statusQuery);
+    await Promise.all(Array.from({ length: 4 }, (_, i) => handle.executeUpdate(reviewUpdate, { args: [{ decision: 'reject', feedback: `round ${i}` }] }).catch(() => undefined)));
+    await waitUntil(async () => (await handle.describe()).runId !== firstRun && (await handle.query(statusQuery)).state === 'awaiting_approval');
+    const status = await handle.query(statusQuery);
+    assert.ok(status.awaiting_approval!.round >= 2);
+    assert.ok(status.reviews!.length >= 1);
+    assert.equal((await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] })).push!.success, true);
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
   });
 
   it('budget: a task that would start over budget is refused with budget_exhausted', async () => {

@@ -32,6 +32,7 @@ export interface OpenOptions {
   init?: boolean;
   cleanupPolicy?: string;
   sessionId?: string;
+  requireApproval?: string[];
 }
 
 export function addOpenOptions(command: Command): Command {
@@ -46,7 +47,8 @@ export function addOpenOptions(command: Command): Command {
     .option('--backend <name>', `${described(open.backend)} One of ${BACKENDS.join(', ')}.`)
     .option('--token-env <var>', described(Credentials.in.shape.token_env))
     .option('--cleanup-policy <policy>', `${described(open.cleanup_policy)} ${described(CleanupPolicy)}`)
-    .option('--session-id <id>', described(open.session_id));
+    .option('--session-id <id>', described(open.session_id))
+    .option('--require-approval <operation>', `${described(open.require_approval)} Repeat for more (push).`, (value: string, all: string[] = []) => [...all, value]);
 }
 
 /** The coding_open input the open options describe (fields not given are left out, for the contract's defaults). */
@@ -65,6 +67,7 @@ export function openRequest(options: OpenOptions): OpenRequest {
     credentials: options.tokenEnv ? { token_env: options.tokenEnv } : undefined,
     cleanup_policy: options.cleanupPolicy,
     session_id: options.sessionId,
+    require_approval: options.requireApproval,
   };
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as OpenRequest;
 }

@@ -46,7 +46,7 @@ function sessionOf(command: Command, input: Record<string, unknown> | undefined,
 const SESSION = described(SessionId);
 
 /** The states `list` shows: a session's own, or how its workflow ended otherwise. */
-const LIST_STATES = ['opening', 'open', 'closing', 'closed', 'failed', 'cancelled', 'terminated', 'timed_out'];
+const LIST_STATES = ['opening', 'open', 'awaiting_approval', 'closing', 'closed', 'failed', 'cancelled', 'terminated', 'timed_out'];
 
 export function addToolCommands(program: Command, finish: Finish): void {
   const act =

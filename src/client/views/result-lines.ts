@@ -1,6 +1,6 @@
 // What the tool commands print at a terminal: one line saying what happened. The JSON (`--json`, or any pipe) is
 // the tool's result as the contract defines it; this is only its reading for a person.
-import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult } from '../../contract.js';
+import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult, ReviewResult } from '../../contract.js';
 import { duration, money, paint, shortRepo, type Terminal } from './terminal.js';
 
 const short = (hash: string) => hash.slice(0, 10);
@@ -28,6 +28,7 @@ export const resultLine = {
   },
 
   push(r: PushResult, term: Terminal): string {
+    if (r.awaiting_approval) return `${paint(term, 'yellow', 'Awaiting approval')}: the push of ${paint(term, 'bold', r.branch)} to ${r.remote} at ${short(r.commit_hash)} runs once a reviewer approves`;
     return `Pushed ${paint(term, 'bold', r.branch)} to ${r.remote} at ${short(r.commit_hash)}${r.set_upstream ? ' (upstream set)' : ''}`;
   },
 
@@ -36,6 +37,15 @@ export const resultLine = {
     const saved = r.saved_to ? `; work no remote had was saved to ${r.saved_to}` : '';
     const why = r.reason === 'closed' ? '' : ` (${r.reason.replace('_', ' ')})`;
     return `Closed ${paint(term, 'bold', r.session_id)}${why}: ${workspace}${saved}`;
+  },
+
+  review(r: ReviewResult, term: Terminal): string {
+    if (r.decision === 'approve') return `${paint(term, 'green', 'Approved')}${r.push ? `: ${resultLine.push(r.push, term)}` : ''}`;
+    const parts = [paint(term, 'red', 'Rejected')];
+    if (r.fix) parts.push(`the agent's fix: ${resultLine.code(r.fix, term)}`);
+    if (r.commit) parts.push(resultLine.commit(r.commit, term));
+    if (r.awaiting_approval) parts.push('awaiting approval again');
+    return parts.join('; ');
   },
 
   cancel(r: { session_id: string; task?: number; update_id?: string }, term: Terminal): string {

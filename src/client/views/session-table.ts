@@ -14,7 +14,7 @@ interface Column {
   dropRank?: number;
 }
 
-const STATE_TONES: Record<string, Tone> = { open: 'green', opening: 'cyan', closing: 'cyan', failed: 'red', terminated: 'red', timed_out: 'red' };
+const STATE_TONES: Record<string, Tone> = { open: 'green', awaiting_approval: 'yellow', opening: 'cyan', closing: 'cyan', failed: 'red', terminated: 'red', timed_out: 'red' };
 
 export function sessionTable(rows: SessionListing[], term: Terminal, now = Date.now()): string {
   if (rows.length === 0) return 'No sessions.';

@@ -7,7 +7,7 @@ import { count, duration, fit, money, pad, paint, shortRepo, type Terminal, type
 /** Tasks shown; older ones are counted, not listed. */
 const TASKS_SHOWN = 10;
 
-const STATE_TONES: Partial<Record<SessionStatus['state'], Tone>> = { open: 'green', failed: 'red', opening: 'cyan', closing: 'cyan' };
+const STATE_TONES: Partial<Record<SessionStatus['state'], Tone>> = { open: 'green', awaiting_approval: 'yellow', failed: 'red', opening: 'cyan', closing: 'cyan' };
 
 export function statusView(status: SessionStatus, term: Terminal): string {
   const lines: string[] = [];
@@ -21,6 +21,18 @@ export function statusView(status: SessionStatus, term: Terminal): string {
   if (status.running_task) {
     const slot = status.waiting_for_slot ? paint(term, 'yellow', ` (waiting for a task slot: ${status.waiting_for_slot.ahead} ahead)`) : '';
     lines.push(`  running    task ${status.running_task.task}: ${status.running_task.instruction}${slot}`);
+  }
+  const pending = status.awaiting_approval;
+  if (pending) {
+    lines.push(
+      `  ${paint(term, 'yellow', 'awaiting')}   approval of the ${pending.operation} of ${pending.branch ?? 'HEAD'}${pending.commit_hash ? ` at ${pending.commit_hash.slice(0, 10)}` : ''} (${pending.files_changed} files, +${pending.insertions} -${pending.deletions}; round ${pending.round})`,
+      `             station-coding approve ${status.session_id}   |   station-coding reject ${status.session_id} --feedback "..."`,
+    );
+  }
+  const reviews = status.reviews ?? [];
+  if (reviews.length) {
+    const last = reviews.at(-1)!;
+    lines.push(`  reviews    ${reviews.length}; last: ${last.decision}${last.reviewer ? ` by ${last.reviewer}` : ''}${last.feedback ? `: ${last.feedback.replace(/\s+/g, ' ')}` : ''}`);
   }
   if (status.queued_tasks.length) lines.push(`  queued     ${status.queued_tasks.map((t) => `task ${t.task}`).join(', ')}`);
   if (status.saved_to) lines.push(`  saved to   ${status.saved_to}`);
