@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { SANDBOX_MODES } from './process/sandbox.js';
 import { TemporalConfig, applyTemporalSources } from './temporal-config.js';
-import { BACKENDS, CleanupPolicy, describeZodError } from './contract.js';
+import { BACKENDS, Check, CleanupPolicy, describeZodError } from './contract.js';
 
 const positiveInt = () => z.number().int().positive();
 const stringMap = () => z.record(z.string(), z.string());
@@ -200,6 +200,15 @@ export const CodingConfig = z
       .describe(
         'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
       ),
+    checks: z
+      .array(
+        Check.extend({
+          repo: z.string().min(1).optional().describe('Only for sessions whose repo_url contains this text (e.g. github.com/org/app); default every session.'),
+        }),
+      )
+      .default([])
+      .describe('Commands that say whether a workspace is good (name, run, timeout_sec), run after tasks that ask for checks and by the check update. A session that names its own (coding_open checks) uses those instead.'),
+    check_output_bytes: positiveInt().max(1_000_000).default(4000).describe('How much of the end of a check\'s output its result keeps.'),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
     worker_lost_after_sec: z
       .number()

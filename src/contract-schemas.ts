@@ -9,6 +9,8 @@ import {
   BranchInput,
   BranchResult,
   CancelInput,
+  CheckInput,
+  ChecksResult,
   CloseInput,
   CloseResult,
   CodeInput,
@@ -51,6 +53,7 @@ export function contractSchemas(): Record<string, object> {
     [UPDATES.commit]: [CommitInput, CommitResult],
     [UPDATES.push]: [PushInput, PushResult],
     [UPDATES.diff]: [DiffInput, DiffResult],
+    [UPDATES.check]: [CheckInput, ChecksResult],
     [UPDATES.review]: [ReviewInput, ReviewResult],
     [UPDATES.close]: [CloseInput, CloseResult],
   } satisfies Record<(typeof UPDATES)[keyof typeof UPDATES], [z.ZodType, z.ZodType]>;

@@ -15,6 +15,7 @@ export const UPDATES = {
   commit: 'commit',
   push: 'push',
   diff: 'diff',
+  check: 'check',
   review: 'review',
   close: 'close',
 } as const;
@@ -134,6 +135,19 @@ const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a
 export const GatedOperation = z.enum(['push']);
 export type GatedOperation = z.infer<typeof GatedOperation>;
 
+/** A command that says whether the workspace is good (npm test, pytest -q, go vet ./...). */
+export const Check = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,99}$/, 'must be 1-100 letters, digits, spaces or . _ : -')
+      .describe('What the check is called in results (e.g. "tests").'),
+    run: z.string().min(1).max(4000).describe('The shell command (sh -c) run in the workspace root, inside the agent sandbox, without the worker\'s secrets; exit 0 means passed.'),
+    timeout_sec: z.number().int().positive().max(7200).default(600).describe('Seconds before the check is stopped and counted as failed.'),
+  })
+  .strict();
+export type Check = z.output<typeof Check>;
+
 export const Credentials = z
   .object({
     token_env: EnvVarName.optional().describe(
@@ -191,6 +205,8 @@ export const OpenInput = z
     cleanup_policy: CleanupPolicy.optional().describe('Overrides coding.cleanup_policy for this session.'),
     max_cost_usd: z.number().positive().optional().describe('Budget of this session in USD (overrides coding.max_cost_usd).'),
     max_tokens: z.number().int().positive().optional().describe('Token budget of this session (overrides coding.max_tokens).'),
+    checks: z.array(Check).max(20).optional().describe('This session\'s checks, instead of the worker\'s (coding.checks).'),
+    run_checks: z.boolean().optional().describe('Run the checks after every task unless a task says otherwise (code checks).'),
     require_approval: z
       .array(GatedOperation)
       .optional()
@@ -226,6 +242,14 @@ export const CodeInput = z
       .max(200)
       .optional()
       .describe('Files to focus on, relative to the workspace root.'),
+    checks: z.boolean().optional().describe('Run the session\'s checks after the task (default: the session\'s run_checks). A failed check makes the task fail.'),
+    fix_rounds: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .describe('When a check fails, give the failing output back to the agent, in the same conversation, up to this many times (implies checks). Every round counts against the budget.'),
   })
   .strict();
 export type CodeInput = z.input<typeof CodeInput>;
@@ -272,6 +296,15 @@ export const ReviewInput = z
   .strict();
 export type ReviewInput = z.input<typeof ReviewInput>;
 export type ReviewRequest = z.output<typeof ReviewInput>;
+
+export const CheckInput = z
+  .object({
+    session_id: SessionId.optional(),
+    names: z.array(z.string().min(1).max(100)).max(20).optional().describe('Run only these checks (by name); default all.'),
+  })
+  .strict();
+export type CheckInput = z.input<typeof CheckInput>;
+export type CheckRequest = z.output<typeof CheckInput>;
 
 /** Largest patch a diff returns (DiffInput.max_bytes): beyond it the patch is cut, with a mark saying so. */
 export const DIFF_MAX_BYTES = 5_000_000;
@@ -353,6 +386,22 @@ export const OpenResult = z.object({
 });
 export type OpenResult = z.infer<typeof OpenResult>;
 
+export const CheckResult = z.object({
+  name: z.string(),
+  passed: z.boolean(),
+  exit_code: z.number().int().nullable().describe('null when it was stopped (timeout, cancel) or could not start.'),
+  duration_ms: z.number().int().nonnegative(),
+  timed_out: z.boolean().optional(),
+  output_tail: z.string().describe('The end of its output (stdout and stderr), secrets redacted.'),
+});
+export type CheckResult = z.infer<typeof CheckResult>;
+
+export const ChecksResult = z.object({
+  passed: z.boolean().describe('Every check passed.'),
+  checks: z.array(CheckResult),
+});
+export type ChecksResult = z.infer<typeof ChecksResult>;
+
 export const CodeResult = z.object({
   success: z.boolean(),
   summary: z.string(),
@@ -367,6 +416,8 @@ export const CodeResult = z.object({
     num_turns: z.number().int().nonnegative().optional(),
     tool_calls: z.array(ToolCall),
   }),
+  checks: z.array(CheckResult).optional().describe('The checks after the task (and after the last fix round), when asked for.'),
+  fix_rounds: z.number().int().nonnegative().optional().describe('How many times the failing checks went back to the agent.'),
 });
 export type CodeResult = z.infer<typeof CodeResult>;
 
@@ -492,6 +543,8 @@ export const TaskRecord = TaskRef.extend({
   tokens: Tokens,
   cost: z.number().nonnegative(),
   error: z.string().optional(),
+  checks: z.object({ passed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional().describe('How its checks ended.'),
+  fix_rounds: z.number().int().nonnegative().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -522,6 +575,7 @@ export const SessionStatus = z.object({
   last_error: z.string().optional(),
   saved_to: SavedTo.optional(),
   tasks: z.array(TaskRecord).describe('The most recent tasks, oldest first.'),
+  last_checks: z.array(CheckResult).optional().describe('The checks as they last ran (after a task or by check).'),
   awaiting_approval: AwaitingApproval.optional().describe('Set while an operation waits for a review decision (state awaiting_approval), with the stat of what it would send.'),
   reviews: z.array(Review).optional().describe('The review decisions so far, oldest first.'),
   failovers: z

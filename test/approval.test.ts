@@ -115,7 +115,7 @@ describe('the approval gate, end to end', function () {
     assert.equal(status.awaiting_approval!.files_changed, 2, 'the stat now holds the fix too');
 
     // The approval, from the Python SDK as the review update: now it is pushed.
-    const { stdout } = await run(testPython(), [join(ROOT, 'test', 'clients', 'python_review.py'), JSON.stringify({ address, session_id, input: { decision: 'approve', reviewer: 'ana' } })], { timeout: 120_000 });
+    const { stdout } = await run(testPython(), [join(ROOT, 'test', 'clients', 'python_update.py'), JSON.stringify({ address, session_id, update: 'review', input: { decision: 'approve', reviewer: 'ana' } })], { timeout: 120_000 });
     const approved = JSON.parse(stdout);
     assert.equal(approved.result.decision, 'approve');
     assert.equal(approved.result.push.success, true);

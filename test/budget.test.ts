@@ -1,7 +1,7 @@
 // Budgets: a task that crosses the session's budget is stopped and says why; the next one is refused.
 import assert from 'node:assert/strict';
 import { getWorld, type World } from './support/world.js';
-import { LOCAL_BACKENDS, assertCodeResult, processesIn, waitFor } from './support/helpers.js';
+import { LOCAL_BACKENDS, assertCodeResult, processCommands, waitFor } from './support/helpers.js';
 
 describe('budgets', function () {
   let w: World;
@@ -35,7 +35,9 @@ describe('budgets', function () {
       backend.script(w, { file: 'spent.txt', content: 's\n', command: 'sleep 60', finalText: 'never' });
       const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend: backend.name });
       const running = w.client.code({ session_id, instruction: 'Spend, then sleep' });
-      await waitFor('the task to sleep in the workspace', () => processesIn(workspace_path).length > 0, 60_000);
+      // The agent's own process runs in the workspace from the start: wait for its tool, the sleep, to be sure the
+      // model's first answer (and its usage) came before the cancel.
+      await waitFor('the task to sleep in the workspace', () => processCommands(workspace_path).some((p) => /sleep 60/.test(p.cmd)), 60_000);
       await new Promise((r) => setTimeout(r, 1500)); // a heartbeat carries the usage streamed so far
       await w.client.cancel(session_id);
       const result = await running;

@@ -2,7 +2,7 @@
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Budget, BranchRequest, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
+import type { Budget, BranchRequest, Check, CheckResult, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
@@ -215,6 +215,20 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     async pushBranch(session: SessionRef, req: PushRequest) {
       return heartbeating(session.token_env, (signal) => backends.get(session.backend).push(session, req, signal));
+    },
+
+    /**
+     * The session's checks (its own from coding_open, else the worker's coding.checks for its repository), or the
+     * ones named, run in its workspace.
+     */
+    async runChecks(session: SessionRef, own: Check[] | undefined, names?: string[]): Promise<CheckResult[]> {
+      const configured = config.checks.filter((c) => !c.repo || (session.repo_url ?? '').includes(c.repo)).map(({ repo: _, ...check }) => check);
+      const all = own ?? configured;
+      const unknown = (names ?? []).filter((n) => !all.some((c) => c.name === n));
+      if (unknown.length) throw new CodingError(`names: no check called ${unknown.join(', ')} (this session has: ${all.map((c) => c.name).join(', ') || 'none'})`, 'invalid_input');
+      const chosen = names?.length ? all.filter((c) => names.includes(c.name)) : all;
+      if (chosen.length === 0) return [];
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).check(session, chosen, signal));
     },
 
     async diffSession(session: SessionRef, req: DiffRequest) {

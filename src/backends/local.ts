@@ -1,6 +1,6 @@
 // A local backend: the shared LocalWorkspace (clone, branch, commit, push, change detection, cleanup)
 // composed with one AgentRunner (claudecode, opencode, opencode-cli) that does the coding.
-import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type CommitRequest, type DiffRequest, type DiffResult, type PushRequest, type Tokens } from '../contract.js';
+import { addTokens, countedTokens, zeroTokens, type Backend as BackendName, type Budget, type BranchRequest, type Check, type CheckResult, type CommitRequest, type DiffRequest, type DiffResult, type PushRequest, type Tokens } from '../contract.js';
 import type {
   CloseOperation,
   CloseOutcome,
@@ -12,6 +12,7 @@ import type {
   OperationRef,
   SessionRef,
 } from '../core/backend.js';
+import { runChecks, type CheckSettings } from '../checks/run-checks.js';
 import type { AgentOutcome, AgentRunner, ProgressSink } from '../core/runner.js';
 import { traced } from '../telemetry/task-span.js';
 import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
@@ -30,7 +31,16 @@ export class LocalBackend implements CodingBackend {
     private readonly taskTimeoutMs: number,
     /** Cuts the worker's secrets out of everything the agent hands back (progress, result, errors). */
     private readonly redactor: Redactor = new Redactor([]),
+    /** Where checks run: the agents' walls, and how much output a result keeps. */
+    private readonly checkSettings: CheckSettings = { output_bytes: 4000 },
   ) {}
+
+  async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
+    const ref = this.ref(session);
+    await this.workspace.assertExists(ref);
+    const results = await runChecks(checks, ref.workspace_path, this.checkSettings, signal);
+    return this.redactor.with(session.token_env ? process.env[session.token_env] : undefined).deep(results);
+  }
 
   async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {
     // The token itself is chosen by the workspace, per remote host, at the moment of use.
@@ -87,6 +97,7 @@ export class LocalBackend implements CodingBackend {
   private runTask(op: CodeOperation, progress: ProgressSink, signal: AbortSignal, budget: BudgetGuard, earlier: { tokens: Tokens; cost: number }, workspace: string): Promise<AgentOutcome> {
     // The session's own token too (a configured variable not named like a secret).
     const redact = this.redactor.with(op.session.token_env ? process.env[op.session.token_env] : undefined);
+    let observed = zeroTokens();
     return traced(this.name, { session_id: op.session.session_id, workspace: op.session.workspace_path }, async (span) => {
       const reported = span.progress(progress);
       const run = (conversation: string | undefined, prompt: string) =>
@@ -102,6 +113,7 @@ export class LocalBackend implements CodingBackend {
           budget: op.budget,
           usage: (tokens, cost) => {
             budget.observe(tokens, cost);
+            observed = tokens;
             op.checkpoint?.({ tokens: addTokens(earlier.tokens, tokens), cost: earlier.cost + cost });
           },
           traceparent: span.traceparent,
@@ -121,6 +133,9 @@ export class LocalBackend implements CodingBackend {
         .catch((error: unknown) => {
           throw redact.error(error);
         });
+      // What the runner counted at the end (read after its process stopped) reaches the checkpoint too, when it is
+      // more than the last streamed count: a cancelled task's activity fails with what the checkpoint holds.
+      if (countedTokens(outcome.tokens) > countedTokens(observed)) op.checkpoint?.({ tokens: addTokens(earlier.tokens, outcome.tokens), cost: earlier.cost + outcome.cost });
       return budget.judge(redact.deep(outcome));
     });
   }

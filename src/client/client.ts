@@ -20,6 +20,7 @@ import { ApplicationFailure, CancelledFailure, NamespaceNotFoundError, Terminate
 import {
   BranchInput,
   CancelInput,
+  CheckInput,
   CloseInput,
   CodeInput,
   CommitInput,
@@ -31,6 +32,7 @@ import {
   WORKFLOW_TYPE,
   parseOrThrow,
   type BranchResult,
+  type ChecksResult,
   type CloseResult,
   type CodeResult,
   type CommitResult,
@@ -44,7 +46,7 @@ import {
   type Tokens,
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
+import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
 export interface ClientOptions {
   namespace: string;
@@ -191,6 +193,12 @@ export class CodingClient {
   async push(input: PushInput & { session_id: string }): Promise<PushResult> {
     parseOrThrow(PushInput, input, 'coding_push input');
     return this.update(this.handle(input.session_id), pushUpdate, input, input.session_id);
+  }
+
+  /** coding_check: run the session's checks now. */
+  async check(input: CheckInput & { session_id: string }): Promise<ChecksResult> {
+    parseOrThrow(CheckInput, input, 'coding_check input');
+    return this.update(this.handle(input.session_id), checkUpdate, input, input.session_id);
   }
 
   /** coding_diff: what the session changed (read-only; answers while a task runs). */

@@ -9,6 +9,8 @@ export interface RunRequest {
   instruction: string;
   context?: string;
   files?: string[];
+  checks?: boolean;
+  fix_rounds?: number;
   new_branch?: string;
   commit_message?: string;
   push: boolean;
@@ -53,7 +55,11 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
     }
     hooks.onTask?.('start');
     try {
-      report.code = await client.code({ session_id, instruction: req.instruction, context: req.context, files: req.files }, hooks.onProgress, hooks.onLive);
+      report.code = await client.code(
+        { session_id, instruction: req.instruction, context: req.context, files: req.files, checks: req.checks, fix_rounds: req.fix_rounds },
+        hooks.onProgress,
+        hooks.onLive,
+      );
     } finally {
       hooks.onTask?.('end');
     }

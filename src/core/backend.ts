@@ -10,6 +10,8 @@ import type {
   CodeResult,
   CommitRequest,
   CommitResult,
+  Check,
+  CheckResult,
   DiffRequest,
   DiffResult,
   PushRequest,
@@ -104,6 +106,8 @@ export interface CodingBackend {
   push(session: SessionRef, req: PushRequest, signal: AbortSignal): Promise<PushResult>;
   /** What the session changed (read-only: it may run beside a task). */
   diff(session: SessionRef, req: DiffRequest, signal: AbortSignal): Promise<DiffResult>;
+  /** Run these checks in the session's workspace, inside the agent sandbox. */
+  check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]>;
   close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome>;
 }
 

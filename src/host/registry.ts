@@ -52,7 +52,8 @@ export class LocalBackendRegistry implements BackendRegistry {
       } else {
         const runner = this.createRunner(name);
         this.runners.push(runner);
-        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000, this.redactor);
+        const checks = { sandbox: this.sandbox, output_bytes: this.config.check_output_bytes };
+        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000, this.redactor, checks);
       }
       this.backends.set(name, backend);
     }

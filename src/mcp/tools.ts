@@ -1,10 +1,12 @@
-// The MCP tools: the seed's six tool operations plus coding_diff, coding_review and coding_status, described from the zod contract.
+// The MCP tools: the seed's six tool operations plus coding_check, coding_diff, coding_review and coding_status, described from the zod contract.
 // Each tool has a validation schema (the contract, with session_id required where a session is needed), a
 // JSON Schema generated from it for tools/list, the contract's result schema as outputSchema, and a runner.
 import { z } from 'zod';
 import {
   BranchInput,
   BranchResult,
+  CheckInput,
+  ChecksResult,
   CloseInput,
   CloseResult,
   CodeInput,
@@ -25,7 +27,7 @@ import {
 } from '../contract.js';
 import type { CodingClient } from '../client/client.js';
 
-export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_diff', 'coding_review', 'coding_close', 'coding_status'] as const;
+export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_check', 'coding_diff', 'coding_review', 'coding_close', 'coding_status'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** What a runner may use besides the client: progress reporting and the per-connection session bookkeeping. */
@@ -129,6 +131,18 @@ export const TOOLS: ToolDef[] = [
     output: PushResult,
     annotations: { destructiveHint: false, openWorldHint: true },
     run: (client, args) => client.push(args as never),
+  },
+  {
+    name: 'coding_check',
+    title: 'Run the checks',
+    description:
+      'Run the session\'s checks (coding_open checks, else the worker\'s coding.checks; or the ones named) in the workspace, inside the agent sandbox: {passed, checks: [{name, passed, exit_code, duration_ms, output_tail}]}. ' +
+      'To have them run after a task, and failing output given back to the agent, use code with checks: true and fix_rounds.',
+    input: withSession(CheckInput),
+    label: 'coding_check input',
+    output: ChecksResult,
+    annotations: { readOnlyHint: false, openWorldHint: false },
+    run: (client, args) => client.check(args as never),
   },
   {
     name: 'coding_diff',

@@ -13,8 +13,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, ReviewInput, type OpenRequest } from '../contract.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
+import { BranchInput, CancelInput, CheckInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, ReviewInput, type OpenRequest } from '../contract.js';
+import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
 import { awaitingFailure, DEFAULT_APPROVAL_TIMEOUT_MS } from './approval-gate.js';
 import { failure, parseInput } from './failures.js';
 import { Session, type SessionSnapshot } from './session.js';
@@ -184,6 +184,10 @@ function wireHandlers(session: Session): void {
   setHandler(pushUpdate, (input) => session.push(request(PushInput, input)), {
     description: 'coding_push: push the branch to the remote.',
     validator: changing(PushInput, 'coding_push'),
+  });
+  setHandler(checkUpdate, (input) => session.check(request(CheckInput, input)), {
+    description: 'coding_check: run the session\'s checks (or the ones named) in the workspace now; {passed, checks}.',
+    validator: changing(CheckInput, 'coding_check'),
   });
   setHandler(reviewUpdate, (input) => session.review(request(ReviewInput, input)), {
     description: 'A review decision on the operation awaiting approval: {decision: approve|reject, feedback?, reviewer?}. Returns what it caused (the push; or the fix task and its commit).',

@@ -8,6 +8,8 @@ import {
   type BranchInput,
   type BranchResult,
   type CancelInput,
+  type CheckInput,
+  type ChecksResult,
   type CloseInput,
   type CloseResult,
   type CodeInput,
@@ -32,6 +34,7 @@ export const branchUpdate = defineUpdate<BranchResult, [BranchInput]>(UPDATES.br
 export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.commit);
 export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
 export const diffUpdate = defineUpdate<DiffResult, [DiffInput]>(UPDATES.diff);
+export const checkUpdate = defineUpdate<ChecksResult, [CheckInput]>(UPDATES.check);
 export const reviewUpdate = defineUpdate<ReviewResult, [ReviewInput]>(UPDATES.review);
 export const reviewSignal = defineSignal<[ReviewInput?]>(SIGNAL_REVIEW);
 export const closeUpdate = defineUpdate<CloseResult, [CloseInput]>(UPDATES.close);

@@ -27,6 +27,9 @@ import {
   type BranchRequest,
   type BranchResult,
   type CancelInput,
+  type CheckRequest,
+  type CheckResult,
+  type ChecksResult,
   type CloseResult,
   type CodeRequest,
   type CodeResult,
@@ -51,6 +54,7 @@ import { currentDetails } from './current-details.js';
 import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
+import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks } from './fix-loop.js';
 import { failure, operationFailure, parseInput, spentBy } from './failures.js';
 import { DEFAULT_APPROVAL_TIMEOUT_MS, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, pushOf } from './approval-gate.js';
 import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
@@ -268,24 +272,84 @@ export class Session {
       });
     task.scope = new CancellationScope();
     this.publish();
+    const round = async (request: CodeRequest, budget: Budget | undefined): Promise<CodeResult> => {
+      const { backend_session_id, ...rest } = await this.onHost(() => activity().runCode(this.opened!.session, request, this.status.title, budget));
+      if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
+      return rest;
+    };
+    // The rounds so far (the task, then its fix rounds): what a failure in a later round still spent.
+    let done: CodeResult | undefined;
     let result: CodeResult;
     try {
-      const outcome = await task.scope.run(() => this.onHost(() => activity().runCode(this.opened!.session, req, this.status.title, this.remainingBudget())));
-      const { backend_session_id, ...rest } = outcome;
-      if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
-      result = rest;
+      result = await task.scope.run(async () => {
+        done = await round(req, this.remainingBudget());
+        if (!this.wantsChecks(req)) return done;
+        return this.checkAndFix(req, done, round, (r) => (done = r));
+      });
     } catch (err) {
       if (!isCancellation(err)) {
         const reason = this.failureOf(err, 'code task');
-        this.record(task, this.failedTask(reason.message, undefined, spentBy(err)));
+        this.record(task, this.failedTask(reason.message, undefined, spentTogether(done, spentBy(err))));
         throw reason;
       }
-      result = this.failedTask('cancelled', undefined, spentBy(err));
+      result = this.failedTask('cancelled', undefined, spentTogether(done, spentBy(err)));
     } finally {
       task.scope = undefined;
     }
     this.record(task, result);
     return result;
+  }
+
+  /** The task asked for checks (or fix rounds), or the session runs them after every task. */
+  private wantsChecks(req: CodeRequest): boolean {
+    const wanted = (req.fix_rounds ?? 0) > 0 || (req.checks ?? this.start.run_checks ?? false);
+    return wanted && patched('checks');
+  }
+
+  /** Run the checks; while one fails and fix rounds are left, its output is the agent's next round. */
+  private async checkAndFix(
+    req: CodeRequest,
+    first: CodeResult,
+    round: (request: CodeRequest, budget: Budget | undefined) => Promise<CodeResult>,
+    progress: (sofar: CodeResult) => void,
+  ): Promise<CodeResult> {
+    let result = first;
+    let checks = await this.runChecks();
+    let rounds = 0;
+    let stop: string | undefined;
+    while (result.success && !allPassed(checks) && rounds < (req.fix_rounds ?? 0)) {
+      const spent = { cost: this.status.cost + result.trace.cost, tokens: addTokens(this.status.tokens, result.trace.tokens) };
+      const exhausted = budgetExhausted(this.opened?.budget, spent);
+      if (exhausted) {
+        stop = `no fix round: ${exhausted}`;
+        break;
+      }
+      const next = await round(parseInput(CodeInput, { instruction: checksFixInstruction(checks) }, 'fix round'), remainingBudget(this.opened?.budget, spent));
+      result = mergeRounds(result, next);
+      progress(result);
+      rounds++;
+      if (!next.success) break;
+      checks = await this.runChecks();
+    }
+    return withChecks(result, checks, rounds, stop);
+  }
+
+  /** The session's checks (or the ones named) in its workspace; what they said is kept in the status. */
+  private async runChecks(names?: string[]): Promise<CheckResult[]> {
+    const summary = `checks${names?.length ? `: ${names.join(', ')}` : ''}`;
+    const checks = await this.onHost(() => this.hostActivities(summary, { startToCloseTimeout: '6 hours' }).runChecks(this.opened!.session, this.start.checks, names));
+    this.status.last_checks = checks;
+    this.publish();
+    return checks;
+  }
+
+  /** coding_check: the checks now, on their own. */
+  async check(req: CheckRequest): Promise<ChecksResult> {
+    return (await this.exclusive('check', async () => {
+      const checks = await this.runChecks(req.names).catch((err) => this.fail(err, 'check'));
+      if (checks.length === 0) throw failure('no checks to run: configure coding.checks on the worker, or give checks in coding_open', 'invalid_input');
+      return { passed: allPassed(checks), checks };
+    }))!;
   }
 
   private cancelledBeforeStart(task: TaskRef): CodeResult {
@@ -568,6 +632,8 @@ export class Session {
       tokens,
       cost: result.trace.cost,
       ...(result.error ? { error: oneLine(result.error, 300) } : {}),
+      ...(result.checks ? { checks: { passed: result.checks.filter((c) => c.passed).length, failed: result.checks.filter((c) => !c.passed).length } } : {}),
+      ...(result.fix_rounds ? { fix_rounds: result.fix_rounds } : {}),
     };
     this.status.tasks = [...this.status.tasks, entry].slice(-TASKS_KEPT);
   }

@@ -11,7 +11,7 @@ export interface StubLog {
 }
 
 /**
- * Knobs a test sets through the start input's title: `idle=<ms>`, `approval=<ms>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
+ * Knobs a test sets through the start input's title: `idle=<ms>`, `approval=<ms>`, `checks_fail=<n>`, `open_ms=<ms>`, `cost=<usd>`, `fail_open`,
  * `lost` (the workspace's worker queue is served by nobody; a checkpoint store is configured, lost after 1 s),
  * `elsewhere` (the workspace's worker queue is `<taskQueue>@elsewhere`, which a test serves with a second worker).
  */
@@ -51,6 +51,7 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
   const commitChanges: Activities['commitChanges'] = async (_session, req) =>
     tracked(`commit ${req.message}`, async () => ({ success: true, commit_hash: 'f'.repeat(40), files_changed: 1, insertions: 1, deletions: 0 }));
 
+  const checkRuns = new Map<string, number>();
   const activities = {
     async registerSearchAttributes() {
       return true;
@@ -96,6 +97,20 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
     },
     async pushBranch(_session, req) {
       return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
+    },
+    async runChecks(session, own, names) {
+      // Knob checks_fail=<n>: the first n runs of the session's checks fail.
+      return tracked('checks', async () => {
+        const runs = (checkRuns.get(session.session_id) ?? 0) + 1;
+        checkRuns.set(session.session_id, runs);
+        const failing = runs <= Number(knobsOf.get(session.session_id)?.checks_fail ?? 0);
+        const all = own ?? [{ name: 'tests', run: 'npm test', timeout_sec: 60 }];
+        const unknown = (names ?? []).filter((n) => !all.some((c) => c.name === n));
+        if (unknown.length) throw ApplicationFailure.nonRetryable(`names: no check called ${unknown.join(', ')}`, 'invalid_input');
+        return all
+          .filter((c) => !names?.length || names.includes(c.name))
+          .map((c) => ({ name: c.name, passed: !failing, exit_code: failing ? 1 : 0, duration_ms: 5, output_tail: failing ? `run ${runs}: 1 test failed` : 'ok' }));
+      });
     },
     async diffSession(_session, req) {
       return tracked('diff', async () => ({ base: 'b'.repeat(40), uncommitted: req.uncommitted, files: [], files_changed: 0, insertions: 0, deletions: 0, patch: '', truncated: false, patch_bytes: 0 }));

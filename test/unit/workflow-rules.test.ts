@@ -13,7 +13,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPE, type OpenInput } from '../../src/contract.js';
 import { workflowBundle } from '../../src/host/workflow-bundle.js';
 import { ensureSearchAttributes } from '../../src/host/search-attributes-setup.js';
-import { branchUpdate, cancelSignal, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery } from '../../src/workflows/definitions.js';
+import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery } from '../../src/workflows/definitions.js';
 import type { SessionRunOptions } from '../../src/workflows/coding-session.js';
 import { ROOT } from '../support/root.js';
 import { sharedTemporalServer } from '../support/temporal-server.js';
@@ -300,6 +300,35 @@ describe('session workflow rules (stub activities)', function () {
     assert.ok(status.reviews!.length >= 1);
     assert.equal((await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] })).push!.success, true);
     await handle.executeUpdate(closeUpdate, { args: [{}] });
+  });
+
+  it('checks and the fix loop: failing checks go back to the agent as the next round, one task in the record; out of rounds the task fails naming them', async () => {
+    const handle = await start({ title: 'checks_fail=2 cost=0.01' });
+    const fixed = await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'make it pass', fix_rounds: 3 }] });
+    assert.equal(fixed.success, true, fixed.error);
+    assert.equal(fixed.fix_rounds, 2);
+    assert.deepEqual(fixed.checks!.map((c) => [c.name, c.passed]), [['tests', true]]);
+    assert.match(fixed.summary, /^did: The checks failed after your changes:\n\n### tests exited with 1\n```\nrun 2: 1 test failed/);
+    assert.ok(Math.abs(fixed.trace.cost - 0.03) < 1e-9, `three rounds cost ${fixed.trace.cost}`);
+    let status = await handle.query(statusQuery);
+    assert.equal(status.tasks_run, 1, 'the rounds are one task');
+    assert.deepEqual([status.tasks[0]!.checks, status.tasks[0]!.fix_rounds], [{ passed: 1, failed: 0 }, 2]);
+    assert.deepEqual(status.last_checks!.map((c) => c.passed), [true]);
+
+    const again = await start({ title: 'checks_fail=5' });
+    const failed = await again.executeUpdate(codeUpdate, { args: [{ instruction: 'hard', fix_rounds: 1 }] });
+    assert.equal(failed.success, false);
+    assert.equal(failed.error, 'checks failed after 1 fix round: tests (exit 1)');
+    const plain = await again.executeUpdate(codeUpdate, { args: [{ instruction: 'no checks asked' }] });
+    assert.equal(plain.checks, undefined, 'checks run only when asked');
+    const now = await again.executeUpdate(checkUpdate, { args: [{}] });
+    assert.deepEqual([now.passed, now.checks.length], [false, 1]);
+    assert.equal((await failureOf(again.executeUpdate(checkUpdate, { args: [{ names: ['nope'] }] }))).type, 'invalid_input');
+    status = await again.query(statusQuery);
+    assert.equal(status.last_checks![0]!.output_tail, 'run 3: 1 test failed', 'a refused check run leaves the last results');
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await again.executeUpdate(closeUpdate, { args: [{}] });
+    await record('checks-fix-loop', handle);
   });
 
   it('budget: a task that would start over budget is refused with budget_exhausted', async () => {

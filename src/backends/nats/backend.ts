@@ -29,7 +29,7 @@ import type {
   SessionRef,
 } from '../../core/backend.js';
 import type { ProgressSink } from '../../core/runner.js';
-import type { BranchRequest, CommitRequest, DiffRequest, PushRequest } from '../../contract.js';
+import type { BranchRequest, CheckResult, CommitRequest, DiffRequest, PushRequest } from '../../contract.js';
 import { CodingError } from '../../core/errors.js';
 import { openLink, readEntry, type NatsLink } from '../../nats/connection.js';
 import { PROTOCOL_VERSION, SessionRecord, TaskMessage, encode, sessionKey, type Op, type TaskInput } from '../../nats/protocol.js';
@@ -120,6 +120,11 @@ export class NatsBackend implements CodingBackend {
     const base = await this.sessionTask(session, 'diff');
     const task = { ...base, op: 'diff' as const, base: req.base, uncommitted: req.uncommitted, max_bytes: req.max_bytes };
     return parseResult(DiffResult, await this.perform(task, base.agent, signal), 'diff');
+  }
+
+  async check(): Promise<CheckResult[]> {
+    // The workspace is on a coding agent, and the protocol has no check operation yet: said plainly, not faked.
+    throw new CodingError('checks are not available on opencode-nats yet: its workspaces are on the coding agents (run them with a local backend)', 'invalid_input');
   }
 
   async close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome> {

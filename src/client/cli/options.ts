@@ -77,13 +77,23 @@ export interface TaskOptions {
   context?: string;
   file?: string[];
   tail?: boolean;
+  checks?: boolean;
+  fixRounds?: string;
+}
+
+/** The checks options of a task (--checks, --fix-rounds N) as code input fields. */
+export function checkFields(options: TaskOptions): { checks?: boolean; fix_rounds?: number } {
+  const fix_rounds = positiveInteger(options.fixRounds, '--fix-rounds', 'a number of rounds (1-10)');
+  return { ...(options.checks ? { checks: true } : {}), ...(fix_rounds !== undefined ? { fix_rounds } : {}) };
 }
 
 export function addTaskOptions(command: Command): Command {
   return command
     .option('--context <text>', described(CodeInput.shape.context))
     .option('--file <path>', `${described(CodeInput.shape.files)} Repeat for several files.`, (path: string, files: string[] = []) => [...files, path])
-    .option('--tail', "Show the backend's progress (tool calls, text) live on stderr while the task runs.");
+    .option('--tail', "Show the backend's progress (tool calls, text) live on stderr while the task runs.")
+    .option('--checks', described(CodeInput.shape.checks))
+    .option('--fix-rounds <n>', described(CodeInput.shape.fix_rounds));
 }
 
 /** --input: a tool's whole JSON input, instead of its arguments and options. */

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { CodeInput, CommitInput } from '../../contract.js';
 import { prepare, withConnection, type Finish } from './context.js';
 import { UsageError } from './errors.js';
-import { addOpenOptions, addTaskOptions, described, openRequest, type OpenOptions, type TaskOptions } from './options.js';
+import { addOpenOptions, addTaskOptions, checkFields, described, openRequest, type OpenOptions, type TaskOptions } from './options.js';
 import { taskFeed } from './tail.js';
 
 interface RunOptions extends OpenOptions, TaskOptions {
@@ -51,7 +51,7 @@ async function runCommand(words: string[], options: RunOptions, command: Command
     try {
       const report = await runTask(
         client,
-        { open, instruction, context: options.context, files: options.file, new_branch: options.newBranch, commit_message: options.message, push: Boolean(options.push) },
+        { open, instruction, context: options.context, files: options.file, ...checkFields(options), new_branch: options.newBranch, commit_message: options.message, push: Boolean(options.push) },
         {
           onStep: human ? (line) => feed.say(line) : undefined,
           onProgress: feed.onProgress,

@@ -13,7 +13,7 @@ import { statusView } from '../views/status-view.js';
 import { Terminal } from '../views/terminal.js';
 import { prepare, withConnection, type Finish } from './context.js';
 import { UsageError } from './errors.js';
-import { addInputOption, addOpenOptions, addTaskOptions, described, negated, openRequest, parseInput, positiveInteger, type OpenOptions, type TaskOptions } from './options.js';
+import { addInputOption, addOpenOptions, addTaskOptions, checkFields, described, negated, openRequest, parseInput, positiveInteger, type OpenOptions, type TaskOptions } from './options.js';
 import { taskFeed } from './tail.js';
 
 type Input = { input?: string };
@@ -76,7 +76,7 @@ export function addToolCommands(program: Command, finish: Finish): void {
     act((id: string | undefined, words: string[], options: TaskOptions & Input, command: Command) => {
       const input = parseInput(options.input);
       const session_id = sessionOf(command, input, id);
-      const request = input ?? { session_id, instruction: words.join(' '), context: options.context, files: options.file };
+      const request = input ?? { session_id, instruction: words.join(' '), context: options.context, files: options.file, ...checkFields(options) };
       const feed = taskFeed(command.optsWithGlobals().json, options.tail);
       return async (client) => {
         feed.start();
@@ -139,6 +139,22 @@ export function addToolCommands(program: Command, finish: Finish): void {
       const request = input ?? { session_id, remote: options.remote ?? 'origin', branch: options.branch, set_upstream: options.setUpstream };
       return (client) => client.push(request as never);
     }, resultLine.push),
+  );
+
+  addInputOption(
+    program
+      .command('check')
+      .description("Run the session's checks now (tool coding_check): each with passed, exit code, duration and the end of its output.")
+      .argument('[session_id]', SESSION)
+      .option('--name <name>', 'Run only this check; repeat for several.', (name: string, names: string[] = []) => [...names, name]),
+    'coding_check',
+  ).action(
+    act((id: string | undefined, options: { name?: string[] } & Input, command: Command) => {
+      const input = parseInput(options.input);
+      const session_id = sessionOf(command, input, id);
+      const request = input ?? { session_id, names: options.name };
+      return (client) => client.check(request as never);
+    }, resultLine.checks),
   );
 
   addInputOption(

@@ -1,6 +1,6 @@
 // What the tool commands print at a terminal: one line saying what happened. The JSON (`--json`, or any pipe) is
 // the tool's result as the contract defines it; this is only its reading for a person.
-import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult, ReviewResult } from '../../contract.js';
+import type { BranchResult, CheckResult, ChecksResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult, ReviewResult } from '../../contract.js';
 import { duration, money, paint, shortRepo, type Terminal } from './terminal.js';
 
 const short = (hash: string) => hash.slice(0, 10);
@@ -15,7 +15,8 @@ export const resultLine = {
   code(r: CodeResult, term: Terminal): string {
     const head = r.success ? paint(term, 'green', 'Task succeeded') : paint(term, 'red', 'Task failed');
     const what = r.success ? r.summary.trim().split('\n')[0] || '(no summary)' : (r.error ?? r.summary);
-    const figures = `${plural(r.files_changed.length, 'file')} changed · ${duration(r.trace.duration_ms)} · ${money(r.trace.cost)}`;
+    const checks = r.checks?.length ? ` · checks ${r.checks.filter((c) => c.passed).length}/${r.checks.length} passed${r.fix_rounds ? ` after ${plural(r.fix_rounds, 'fix round')}` : ''}` : '';
+    const figures = `${plural(r.files_changed.length, 'file')} changed · ${duration(r.trace.duration_ms)} · ${money(r.trace.cost)}${checks}`;
     return `${head}: ${what} ${paint(term, 'dim', `(${figures})`)}`;
   },
 
@@ -46,6 +47,14 @@ export const resultLine = {
     if (r.commit) parts.push(resultLine.commit(r.commit, term));
     if (r.awaiting_approval) parts.push('awaiting approval again');
     return parts.join('; ');
+  },
+
+  checks(r: ChecksResult, term: Terminal): string {
+    const line = (c: CheckResult) =>
+      `${c.passed ? paint(term, 'green', 'passed') : paint(term, 'red', 'FAILED')}  ${c.name} ${paint(term, 'dim', `(${c.timed_out ? 'timed out' : `exit ${c.exit_code ?? '-'}`}, ${duration(c.duration_ms)})`)}`;
+    const failed = r.checks.filter((c) => !c.passed);
+    const tails = failed.map((c) => `\n--- ${c.name} ---\n${c.output_tail.trimEnd()}`).join('\n');
+    return `${r.checks.map(line).join('\n')}${tails ? `\n${tails}` : ''}`;
   },
 
   cancel(r: { session_id: string; task?: number; update_id?: string }, term: Terminal): string {
