@@ -208,7 +208,7 @@ export const CodingConfig = z
       )
       .default([])
       .describe('Commands that say whether a workspace is good (name, run, timeout_sec), run after tasks that ask for checks and by the check update. A session that names its own (coding_open checks) uses those instead.'),
-    check_output_bytes: positiveInt().max(1_000_000).default(4000).describe('How much of the end of a check\'s output its result keeps.'),
+    check_output_bytes: positiveInt().max(32_000).default(4000).describe('How much of the end of a check\'s output its result keeps.'),
     max_attempts: positiveInt().default(3).describe('Attempts of each activity before the operation fails.'),
     worker_lost_after_sec: z
       .number()
@@ -259,7 +259,7 @@ export const CodingConfig = z
       .positive()
       .default(168)
       .describe(
-        'A session waiting for a review decision (require_approval) this long, counted from the first request, is closed with reason approval_timeout; unpushed work is saved as on every close. The idle timeout does not run while a session waits.',
+        'A session waiting for a review decision (require_approval) this long, counted from the latest request (a fix after a rejection asks again), is closed with reason approval_timeout; unpushed work is saved as on every close. The idle timeout does not run while a session waits.',
       ),
     git: GitConfig.prefault({}),
     mcp: McpConfig.prefault({}),

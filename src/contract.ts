@@ -307,7 +307,7 @@ export type CheckInput = z.input<typeof CheckInput>;
 export type CheckRequest = z.output<typeof CheckInput>;
 
 /** Largest patch a diff returns (DiffInput.max_bytes): beyond it the patch is cut, with a mark saying so. */
-export const DIFF_MAX_BYTES = 5_000_000;
+export const DIFF_MAX_BYTES = 1_000_000; // results travel in workflow history, whose payloads stay under 2 MB
 
 export const DiffInput = z
   .object({
@@ -504,7 +504,7 @@ export type ReviewResult = z.infer<typeof ReviewResult>;
 
 export const AwaitingApproval = z.object({
   operation: GatedOperation,
-  requested_at: z.string().describe('When it was asked for (ISO time); coding.approval_timeout_hours counts from the first request.'),
+  requested_at: z.string().describe('When it was asked for (ISO time); coding.approval_timeout_hours counts from here.'),
   round: z.number().int().positive().describe('1 for the first request, +1 after each fix on a rejection.'),
   remote: z.string(),
   branch: z.string().optional(),

@@ -18,6 +18,10 @@ describe('coding_diff', function () {
   it('answers while a task runs, with the secret the agent wrote redacted; a person reads it at a terminal, a pipe gets JSON', async () => {
     const url = await w.git.createRepo('diff-session');
     const token = process.env[GIT_TOKEN_ENV]!;
+    // This test's scripted model writes the token into a file on purpose; its requests are dropped from the fake's
+    // log at the end, so that secrets.test.ts ("the token appears in no prompt" of its own sessions) reads only
+    // conversations where no one put it.
+    const firstRequest = w.claude.requests.length;
     w.claude.setScript(defaultScript({ file: 'leak.txt', content: `token=${token}\nline two\n`, command: 'sleep 6', finalText: 'Wrote leak.txt.' }));
     const { session_id, workspace_path } = await w.client.open({ repo_url: url, credentials: { token_env: GIT_TOKEN_ENV } });
     let taskDone = false;
@@ -47,5 +51,6 @@ describe('coding_diff', function () {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^station-coding: base: nowhere is not a branch, tag or commit in the workspace/);
     await w.client.close({ session_id });
+    w.claude.requests.splice(firstRequest);
   });
 });

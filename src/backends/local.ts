@@ -38,8 +38,9 @@ export class LocalBackend implements CodingBackend {
   async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
     const ref = this.ref(session);
     await this.workspace.assertExists(ref);
-    const results = await runChecks(checks, ref.workspace_path, this.checkSettings, signal);
-    return this.redactor.with(session.token_env ? process.env[session.token_env] : undefined).deep(results);
+    const redactor = this.redactor.with(session.token_env ? process.env[session.token_env] : undefined);
+    const results = await runChecks(checks, ref.workspace_path, { ...this.checkSettings, redact: (text) => redactor.text(text) }, signal);
+    return redactor.deep(results);
   }
 
   async open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome> {

@@ -14,6 +14,8 @@ export interface CheckSettings {
   sandbox?: Sandbox;
   /** How much of the end of the output a result keeps. */
   output_bytes: number;
+  /** Cuts secrets out of the output, before the tail is taken (a cut could leave part of one behind). */
+  redact?: (text: string) => string;
 }
 
 export async function runChecks(checks: Check[], workspace: string, settings: CheckSettings, signal: AbortSignal): Promise<CheckResult[]> {
@@ -54,7 +56,7 @@ async function runCheck(check: Check, workspace: string, settings: CheckSettings
       exit_code: stopped ? null : (outcome.exitCode ?? null),
       duration_ms: Date.now() - started,
       ...(outcome.timedOut ? { timed_out: true } : {}),
-      output_tail: tail(output + why, settings.output_bytes),
+      output_tail: tail((settings.redact ?? ((t: string) => t))(output + why), settings.output_bytes),
     };
   } finally {
     await rm(home, { recursive: true, force: true });

@@ -19,7 +19,9 @@ export function formatReport(report: RunReport): string {
   } else if (report.commit_skipped) {
     lines.push(`No commit: ${report.commit_skipped}`);
   }
-  if (report.push) lines.push(`Pushed ${report.push.branch} to ${report.push.remote}`);
+  if (report.push?.awaiting_approval) {
+    lines.push(`Push of ${report.push.branch} awaits approval; session ${report.session.session_id} stays open: station-coding approve|reject ${report.session.session_id}`);
+  } else if (report.push) lines.push(`Pushed ${report.push.branch} to ${report.push.remote}`);
   if (report.brought_back) lines.push(`Branch ${report.brought_back.branch} is in ${report.brought_back.repository}`);
   if (report.close) {
     lines.push(`Session ${report.close.session_id} closed; workspace ${report.close.workspace_deleted ? 'deleted' : `kept at ${report.close.workspace_path}`}`);

@@ -48,6 +48,7 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
   hooks.onSession?.(() => client.cancel(session_id));
   step(`session ${session_id} opened (${session.backend}, workspace ${session.workspace_path})`);
   const report: RunReport = { session };
+  let awaiting = false;
   try {
     if (req.new_branch) {
       report.branch = await client.branch({ session_id, branch: req.new_branch, create: true });
@@ -73,6 +74,12 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
       step(`committed ${report.commit.commit_hash.slice(0, 10)}`);
       if (req.push) {
         report.push = await client.push({ session_id, remote: 'origin', set_upstream: true });
+        // A session opened with require_approval: the push waits for a reviewer, so the session stays open for it.
+        if (report.push.awaiting_approval) {
+          step(`the push of ${report.push.branch} awaits approval: station-coding approve ${session_id} (or reject --feedback "...")`);
+          awaiting = true;
+          return report;
+        }
         step(`pushed ${report.push.branch} to ${report.push.remote}`);
       } else if (isLocalRepository(req.open.repo_url) && session.workspace_path && report.commit.branch) {
         // The clone is deleted on close: the commit would be lost with it.
@@ -83,10 +90,12 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
   } catch (err) {
     report.error = (err as Error).message;
   } finally {
-    report.close = await client.close({ session_id, success: report.error === undefined }).catch((err: Error) => {
-      report.error ??= err.message;
-      return undefined;
-    });
+    if (!awaiting) {
+      report.close = await client.close({ session_id, success: report.error === undefined }).catch((err: Error) => {
+        report.error ??= err.message;
+        return undefined;
+      });
+    }
   }
   return report;
 }

@@ -193,7 +193,9 @@ function wireHandlers(session: Session): void {
     description: 'A review decision on the operation awaiting approval: {decision: approve|reject, feedback?, reviewer?}. Returns what it caused (the push; or the fix task and its commit).',
     validator: (input) => {
       accept(ReviewInput, 'review', input);
-      if (!session.status.awaiting_approval) throw failure(`session ${session.id} has nothing awaiting approval (state ${session.status.state})`, 'conflict');
+      if (!session.status.awaiting_approval || session.reviewInProgress) {
+        throw failure(`session ${session.id} has nothing awaiting approval (state ${session.status.state}${session.reviewInProgress ? ', a review is being carried out' : ''})`, 'conflict');
+      }
     },
   });
   setHandler(
@@ -201,7 +203,7 @@ function wireHandlers(session: Session): void {
     async (input) => {
       // A signal cannot be refused: one that is malformed or comes when nothing waits is logged and changes nothing.
       const parsed = ReviewInput.safeParse(input ?? {});
-      if (!parsed.success || !session.status.awaiting_approval) {
+      if (!parsed.success || !session.status.awaiting_approval || session.reviewInProgress) {
         log.warn('review signal ignored', { input, reason: parsed.success ? 'nothing awaits approval' : parsed.error.message });
         return;
       }

@@ -97,6 +97,7 @@ export class Session {
   /** An operation found the workspace's worker gone (it may come back: later operations still try it). */
   private workerLost = false;
   private readonly queue = new OperationQueue();
+  private reviewing = false;
   private readonly tasks: QueuedTask[] = [];
   /** What memo and search attributes last said (a new run publishes again). */
   private published?: string;
@@ -228,8 +229,10 @@ export class Session {
       await condition(() => giveUp() || (this.status.state !== 'opening' && this.queue.isTurn(ticket)));
       if (giveUp()) return undefined;
       this.assertAccepting();
-      if (this.status.awaiting_approval && name !== 'close') throw awaitingFailure(this.id, this.status.awaiting_approval, name);
-      if (this.status.state !== 'open' && !(name === 'close' && this.status.state === 'awaiting_approval')) throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
+      // While a push awaits a decision only close runs, and the operations of a review under way (its fix).
+      const waiting = this.status.state === 'awaiting_approval';
+      if (this.status.awaiting_approval && name !== 'close' && !this.reviewing) throw awaitingFailure(this.id, this.status.awaiting_approval, name);
+      if (this.status.state !== 'open' && !(waiting && (name === 'close' || this.reviewing))) throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
       holding = true;
       this.status.busy = name;
       this.publish();
@@ -337,7 +340,8 @@ export class Session {
   /** The session's checks (or the ones named) in its workspace; what they said is kept in the status. */
   private async runChecks(names?: string[]): Promise<CheckResult[]> {
     const summary = `checks${names?.length ? `: ${names.join(', ')}` : ''}`;
-    const checks = await this.onHost(() => this.hostActivities(summary, { startToCloseTimeout: '6 hours' }).runChecks(this.opened!.session, this.start.checks, names));
+    const options = { startToCloseTimeout: '6 hours', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+    const checks = await this.onHost(() => this.hostActivities(summary, options).runChecks(this.opened!.session, this.start.checks, names));
     this.status.last_checks = checks;
     this.publish();
     return checks;
@@ -411,14 +415,15 @@ export class Session {
     return (this.start.require_approval ?? []).includes(operation) && patched('approval-gate');
   }
 
+  /** An operation waits for a reviewer (not while a review is being carried out). */
   get awaitingApproval(): boolean {
-    return this.status.awaiting_approval !== undefined;
+    return this.status.awaiting_approval !== undefined && !this.reviewing;
   }
 
-  /** When a session waiting for a decision is closed: approval_timeout counted from the first request. */
+  /** When a session waiting for a decision is closed: approval_timeout counted from the latest request. */
   approvalDeadline(): number | undefined {
     const pending = this.status.awaiting_approval;
-    return pending ? Date.parse(pending.requested_at) + (this.opened!.approval_timeout_ms ?? DEFAULT_APPROVAL_TIMEOUT_MS) : undefined;
+    return pending && !this.reviewing ? Date.parse(pending.requested_at) + (this.opened!.approval_timeout_ms ?? DEFAULT_APPROVAL_TIMEOUT_MS) : undefined;
   }
 
   /** The operation waits for a decision: record what it would send and answer at once (no caller holds a call open for days). */
@@ -438,7 +443,7 @@ export class Session {
    */
   async review(req: ReviewRequest): Promise<ReviewResult> {
     const pending = this.status.awaiting_approval;
-    if (!pending) throw failure(`session ${this.id} has nothing awaiting approval`, 'conflict');
+    if (!pending || this.reviewing) throw failure(`session ${this.id} has nothing awaiting approval${this.reviewing ? ' (a review is being carried out)' : ''}`, 'conflict');
     const review = {
       operation: pending.operation,
       decision: req.decision,
@@ -449,24 +454,51 @@ export class Session {
     };
     this.status.reviews = [...(this.status.reviews ?? []), review].slice(-REVIEWS_KEPT);
     const key = `review-${this.status.reviews.length}-${pending.round}`;
-    this.status.awaiting_approval = undefined;
-    this.status.state = 'open';
     this.lastActive = Date.now();
+    this.reviewing = true;
     this.publish();
-    if (req.decision === 'approve') {
-      return { decision: 'approve', push: (await this.exclusive('push', () => this.pushNow(pushOf(pending))))!, awaiting_approval: false };
-    }
-    if (!req.feedback) return { decision: 'reject', awaiting_approval: false };
-    let fix: CodeResult | undefined;
-    let commit: CommitResult | undefined;
     try {
-      fix = await this.code(parseInput(CodeInput, { instruction: fixInstruction(review) }, 'review'), `${key}-fix`);
-      if (fix.success && fix.files_changed.length > 0) commit = await this.commit(parseInput(CommitInput, { message: fixCommitMessage(review) }, 'review'), `${key}-commit`);
+      if (req.decision === 'approve') {
+        this.status.awaiting_approval = undefined;
+        this.status.state = 'open';
+        try {
+          return { decision: 'approve', push: (await this.exclusive('push', () => this.pushNow(pushOf(pending))))!, awaiting_approval: false };
+        } catch (err) {
+          // The push failed (a rejected push, a lost worker): the approval is not used up, the push still waits.
+          if (!this.closed) Object.assign(this.status, { awaiting_approval: pending, state: 'awaiting_approval' });
+          throw err;
+        }
+      }
+      if (!req.feedback) {
+        this.status.awaiting_approval = undefined;
+        this.status.state = 'open';
+        return { decision: 'reject', awaiting_approval: false };
+      }
+      // The fix runs while the push still waits: other callers stay refused, only this review's operations run.
+      let fix: CodeResult | undefined;
+      let commit: CommitResult | undefined;
+      const again = () => this.requestApproval(pending.operation, pushOf(pending), pending.round + 1, new Date(Date.now()).toISOString());
+      try {
+        fix = await this.code(parseInput(CodeInput, { instruction: fixInstruction(review) }, 'review'), `${key}-fix`);
+        if (fix.success && fix.files_changed.length > 0) commit = await this.commit(parseInput(CommitInput, { message: fixCommitMessage(review) }, 'review'), `${key}-commit`);
+      } finally {
+        // Whatever the fix did, the push waits for a decision again: the gate is never left open by a failure.
+        if (!this.closed) {
+          await this.exclusive(pending.operation, again).catch(() => {
+            if (!this.closed) Object.assign(this.status, { awaiting_approval: { ...pending, round: pending.round + 1, requested_at: new Date(Date.now()).toISOString() }, state: 'awaiting_approval' });
+          });
+        }
+      }
+      return { decision: 'reject', fix, ...(commit ? { commit } : {}), awaiting_approval: true };
     } finally {
-      // Whatever the fix did, the operation waits for a decision again: the gate is never left open by a failure.
-      if (!this.closed) await this.exclusive(pending.operation, () => this.requestApproval(pending.operation, pushOf(pending), pending.round + 1, pending.requested_at));
+      this.reviewing = false;
+      this.publish();
     }
-    return { decision: 'reject', fix, ...(commit ? { commit } : {}), awaiting_approval: true };
+  }
+
+  /** A review decision is being carried out (its push, or the agent's fix): another waits for the next request. */
+  get reviewInProgress(): boolean {
+    return this.reviewing;
   }
 
   /** coding_diff. Read-only, so it does not queue behind the running operation: a reviewer may look while a task works. */
