@@ -44,6 +44,10 @@ export function mergeRounds(first: CodeResult, next: CodeResult): CodeResult {
 export function withChecks(result: CodeResult, checks: CheckResult[], rounds: number, stop?: string): CodeResult {
   const failed = checks.filter((c) => !c.passed);
   const withFigures = { ...result, checks, fix_rounds: rounds };
+  // Asked to verify with nothing to verify with: said, not passed silently.
+  if (result.success && checks.length === 0) {
+    return { ...withFigures, success: false, error: 'checks were asked for, but the session has none: configure coding.checks on the worker, or give checks in coding_open' };
+  }
   if (!result.success || failed.length === 0) return withFigures;
   const which = failed.map((c) => `${c.name} (${c.timed_out ? 'timed out' : `exit ${c.exit_code ?? 'none'}`})`).join(', ');
   const after = rounds > 0 ? ` after ${rounds} fix round${rounds === 1 ? '' : 's'}` : '';

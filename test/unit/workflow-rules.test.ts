@@ -319,6 +319,11 @@ describe('session workflow rules (stub activities)', function () {
     const failed = await again.executeUpdate(codeUpdate, { args: [{ instruction: 'hard', fix_rounds: 1 }] });
     assert.equal(failed.success, false);
     assert.equal(failed.error, 'checks failed after 1 fix round: tests (exit 1)');
+    const none = await start({ checks: [] });
+    const unverified = await none.executeUpdate(codeUpdate, { args: [{ instruction: 'verify me', checks: true }] });
+    assert.equal(unverified.success, false);
+    assert.match(unverified.error ?? '', /^checks were asked for, but the session has none: configure coding\.checks/);
+    await none.executeUpdate(closeUpdate, { args: [{}] });
     const plain = await again.executeUpdate(codeUpdate, { args: [{ instruction: 'no checks asked' }] });
     assert.equal(plain.checks, undefined, 'checks run only when asked');
     const now = await again.executeUpdate(checkUpdate, { args: [{}] });
