@@ -1,14 +1,14 @@
 // What the tool commands print at a terminal: one line saying what happened. The JSON (`--json`, or any pipe) is
 // the tool's result as the contract defines it; this is only its reading for a person.
 import type { BranchResult, CheckResult, ChecksResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult, ReviewResult } from '../../contract.js';
-import { duration, money, paint, shortRepo, type Terminal } from './terminal.js';
+import { duration, money, paint, type Terminal } from './terminal.js';
 
 const short = (hash: string) => hash.slice(0, 10);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const resultLine = {
-  open(r: OpenResult, term: Terminal, repo?: string): string {
-    const where = r.repo_cloned ? `cloned ${shortRepo(repo)}` : 'opened';
+  open(r: OpenResult, term: Terminal): string {
+    const where = r.repo_cloned ? 'cloned' : 'opened';
     return `${paint(term, 'green', 'Opened')} ${paint(term, 'bold', r.session_id)} on ${r.backend}: ${where}${r.branch ? `, branch ${r.branch}` : ''}, workspace ${r.workspace_path}`;
   },
 
