@@ -6,9 +6,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getWorld, ROOT, type World } from './support/world.js';
-import { git, waitFor } from './support/helpers.js';
+import { LOCAL_BACKENDS, git, waitFor } from './support/helpers.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
-import { defaultScript as openaiScript } from './support/fake-openai.js';
+import { defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
 import { testPython } from './support/setup.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
 import { defaultScript as geminiScript } from './support/fake-gemini.js';
@@ -28,8 +28,9 @@ describe('clients we did not write', function () {
     w.gemini.setScript(geminiScript());
   });
 
-  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini'] as const) {
+  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen'] as const) {
     it(`Temporal Python SDK: the full session on ${backend}, a bad payload, a named cancel, update-with-start, a bad start`, async () => {
+      if (backend === 'qwen') w.openai.setScript(qwenScript());
       const repo = `python-${backend}`;
       const url = await w.git.createRepo(repo);
       const prefix = `py_${backend.replace('-', '_')}_${Date.now()}`;
@@ -149,6 +150,29 @@ describe('clients we did not write', function () {
       const described = JSON.parse((await temporal('workflow', 'describe', '--workflow-id', id, '--output', 'json')).out);
       assert.equal(described.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
     });
+
+    for (const backend of LOCAL_BACKENDS) {
+      it(`the seed's git workflow on ${backend.name}: start with the backend, branch, code, commit, push, close`, async () => {
+        backend.script(w);
+        const repo = `temporal-cli-${backend.name}`;
+        const url = await w.git.createRepo(repo);
+        const id = `cli_${backend.name.replace('-', '_')}_${Date.now()}`;
+        const input = { repo_url: url, branch: 'main', scope: 'agent', backend: backend.name };
+        const started = await temporal('workflow', 'start', '--type', 'codingSession', '--task-queue', w.config.temporal.task_queue, '--workflow-id', id, '--input', JSON.stringify(input));
+        assert.ok(started.ok, started.err);
+        await updateJson(id, 'branch', { branch: `feature/${backend.name}`, create: true });
+        const code = await updateJson(id, 'code', { instruction: 'Add a greeting file' });
+        assert.equal(code.success, true, code.error);
+        assert.deepEqual(code.files_changed, [{ path: 'hello.txt', status: 'added' }]);
+        assert.equal(code.trace.backend, backend.name);
+        assert.ok(code.trace.tokens.input > 0, JSON.stringify(code.trace.tokens));
+        const commit = await updateJson(id, 'commit', { message: `Add greeting (${backend.name})` });
+        const push = await updateJson(id, 'push', {});
+        assert.equal(git(w.git.bareDir(repo), 'rev-parse', `feature/${backend.name}`), push.commit_hash);
+        assert.equal(push.commit_hash, commit.commit_hash);
+        assert.equal((await updateJson(id, 'close', {})).reason, 'closed');
+      });
+    }
 
     it('coding_open as one execute-update-with-start, found by search attribute', async () => {
       const url = await w.git.createRepo('temporal-cli-uws');

@@ -4,6 +4,7 @@ import { resolveClaudeBinary } from '../runners/claudecode/binary.js';
 import { resolveCodexBinary } from '../runners/codex/binary.js';
 import { resolveOpenCodeBinary } from '../runners/opencode-shared/binary.js';
 import { resolveGeminiBinary } from '../runners/gemini/binary.js';
+import { resolveBinary } from '../process/binaries.js';
 import type { CodingConfig } from '../config.js';
 import { hiddenPlaces } from '../process/agent-walls.js';
 import { Sandbox } from '../process/sandbox.js';
@@ -60,6 +61,7 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
     fix: codex ? undefined : 'npm install -g @openai/codex, or set coding.codex.binary_path; then `codex login` or set OPENAI_API_KEY (coding.codex.env)',
   });
   checks.push(await geminiCheck(config));
+  checks.push(await qwenCheck(config));
 
   if (config.opencode.url) {
     const reachable = await fetch(new URL('/doc', config.opencode.url), { signal: AbortSignal.timeout(5000) }).then(
@@ -135,6 +137,28 @@ function sandboxCheck(config: CodingConfig): Check {
 
 export function formatChecks(checks: Check[]): string {
   return checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(14)} ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`).join('\n');
+}
+
+/** Qwen Code: installed, with an OpenAI-compatible endpoint and key, and a price for its model (budgets in USD). */
+async function qwenCheck(config: CodingConfig): Promise<Check> {
+  const binary = resolveBinary(config.qwen.binary_path, 'qwen', '@qwen-code/qwen-code');
+  const found = await version(binary);
+  const setting = (name: string) => config.qwen.env?.[name] ?? process.env[name];
+  const model = config.qwen.model ?? setting('OPENAI_MODEL');
+  const keyed = Boolean(setting('OPENAI_API_KEY') || setting('DASHSCOPE_API_KEY'));
+  const priced = model !== undefined && config.pricing[model] !== undefined;
+  return {
+    name: 'qwen',
+    ok: Boolean(found && keyed),
+    detail: found
+      ? `${binary}: ${found}; model ${model ?? '(not set)'}${keyed ? '' : ' (no OPENAI_API_KEY)'}${priced ? '' : ' (no coding.pricing entry: its tasks cost 0 and budgets in USD do not stop them)'}`
+      : `${config.qwen.binary_path} not found`,
+    fix: !found
+      ? 'npm install -g @qwen-code/qwen-code, or set coding.qwen.binary_path'
+      : !keyed
+        ? 'set OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL in coding.qwen.env or the worker environment'
+        : undefined,
+  };
 }
 
 /** The Gemini CLI: installed, and given credentials (an API key, or the worker user's Google login). */

@@ -13,6 +13,7 @@ import { NatsBackend } from '../backends/nats/backend.js';
 import { CodexRunner } from '../runners/codex/runner.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
 import { GeminiRunner } from '../runners/gemini/runner.js';
+import { QwenRunner } from '../runners/qwen/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 import { agentSandbox } from '../process/agent-walls.js';
@@ -113,6 +114,14 @@ export class LocalBackendRegistry implements BackendRegistry {
           ...c.gemini,
           // One HOME per coding session under here (its settings and conversations): resume survives a restart.
           state_dir: join(stateDir(this.env), 'gemini'),
+          pricing: c.pricing,
+          sandbox,
+        });
+      case 'qwen':
+        return new QwenRunner({
+          ...c.qwen,
+          // One HOME per coding session under here (its settings and conversations): resume survives a restart.
+          state_dir: join(stateDir(this.env), 'qwen'),
           pricing: c.pricing,
           sandbox,
         });

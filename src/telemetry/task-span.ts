@@ -1,4 +1,4 @@
-// The backend's span of one coding task (`claudecode.task`, `opencode.task`, `opencode.cli.task`, `gemini.task`) with a child
+// The backend's span of one coding task (`claudecode.task`, `opencode.task`, `opencode.cli.task`, `gemini.task`, `qwen.task`) with a child
 // span per tool call (`claudecode.tool.Write`), timed from the backend's own event stream. With tracing off the
 // tracer is a no-op and none of this costs anything measurable.
 import { SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
@@ -14,6 +14,7 @@ const SPAN_PREFIX: Record<BackendName, string> = {
   'opencode-nats': 'opencode.nats',
   codex: 'codex',
   gemini: 'gemini',
+  qwen: 'qwen',
 };
 
 interface ToolTiming {

@@ -13,13 +13,20 @@ export type FakeOpenAI = FakeModelServer;
 /** Usage reported on every completion: opencode turns it into tokens and (with a model cost) cost. */
 export const FAKE_USAGE = { prompt_tokens: 120, completion_tokens: 30, cached_tokens: 20 };
 
-/** Pull the working directory out of opencode's system prompt ("Working directory: /..."). */
+/**
+ * Pull the working directory out of the agent's prompt: opencode's system prompt ("Working directory: /..."), or
+ * Qwen Code's first user message ("I'm currently working in the directory: /...").
+ */
 export function findCwd(request: any): string | undefined {
   const messages: any[] = Array.isArray(request?.messages) ? request.messages : [];
   for (const message of messages) {
-    if (message?.role !== 'system') continue;
-    const text = contentText(message.content);
-    const match = /Working directory:\s*(\S+)/i.exec(text) ?? /<cwd>\s*(\S+?)\s*<\/cwd>/i.exec(text);
+    const text = contentText(message?.content);
+    const match =
+      message?.role === 'system'
+        ? (/Working directory:\s*(\S+)/i.exec(text) ?? /<cwd>\s*(\S+?)\s*<\/cwd>/i.exec(text))
+        : message?.role === 'user'
+          ? /I'm currently working in the directory:\s*(\S+)/.exec(text)
+          : null;
     if (match) return match[1];
   }
   return undefined;
@@ -62,6 +69,29 @@ export function defaultScript(
       return { tool: { name: 'bash', input: { command, description: 'Run the requested command' } } };
     }
     return { text: finalText };
+  };
+}
+
+/**
+ * The standard conversation in Qwen Code's tool names (`write_file {file_path, content}`, `run_shell_command
+ * {command}`). Qwen refuses a shell command that sleeps unless the sleep stands last and says why (its guard
+ * against agents that wait instead of working: "Blocked: sleep 3 followed by: ..."), as a model it prompts does:
+ * the script moves a leading `sleep N &&` to the end and says why.
+ */
+export function qwenScript(opts: Parameters<typeof defaultScript>[0] = {}): FakeScript {
+  const inner = defaultScript(opts);
+  return (context) => {
+    const turn = inner(context);
+    const tool = turn.tool;
+    if (tool?.name === 'write') return { ...turn, tool: { name: 'write_file', input: { file_path: tool.input.filePath, content: tool.input.content } } };
+    if (tool?.name === 'bash') {
+      let command = String(tool.input.command);
+      const leading = /^sleep (\d+) && (.+)$/.exec(command);
+      if (leading) command = `${leading[2]} && sleep ${leading[1]}`;
+      if (/\bsleep\b/.test(command)) command += ' # intentional-sleep: the scripted test waits here';
+      return { ...turn, tool: { name: 'run_shell_command', input: { command } } };
+    }
+    return turn;
   };
 }
 

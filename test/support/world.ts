@@ -21,6 +21,8 @@ import { fakeOpenCodeConfig } from './opencode-fixture.js';
 import { startWorkerProcess } from './worker-process.js';
 import { ROOT } from './root.js';
 
+/** The model name Qwen Code asks the fake OpenAI server for (priced in the test world). */
+export const FAKE_QWEN_MODEL = 'fake-qwen-model';
 export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
 export { ROOT };
 export const BIN = {
@@ -28,6 +30,7 @@ export const BIN = {
   opencode: join(ROOT, 'node_modules', '.bin', 'opencode'),
   codex: join(ROOT, 'node_modules', '.bin', 'codex'),
   gemini: join(ROOT, 'node_modules', '.bin', 'gemini'),
+  qwen: join(ROOT, 'node_modules', '.bin', 'qwen'),
   stationCoding: join(ROOT, 'bin', 'station-coding.js'),
 };
 
@@ -107,8 +110,14 @@ async function startWorld(): Promise<World> {
     // Codex reports tokens, no cost: this price makes its tasks cost something, so budgets apply to it.
     // The Gemini CLI talks to the fake Gemini API; any key will do (the fake does not check it).
     gemini: { binary_path: BIN.gemini, timeout_sec: 120, model: FAKE_GEMINI_MODEL, env: { GEMINI_API_KEY: 'gemini-test-key', GOOGLE_GEMINI_BASE_URL: gemini.url } },
-    // The Gemini CLI reports tokens, no cost: priced here (USD per million tokens), so budgets hold for it.
-    pricing: { 'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 }, [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 } },
+    // Qwen Code talks to the fake OpenAI-compatible model (the one OpenCode uses).
+    qwen: { binary_path: BIN.qwen, timeout_sec: 120, model: FAKE_QWEN_MODEL, env: { OPENAI_BASE_URL: openai.url, OPENAI_API_KEY: 'sk-qwen-test-key-0123456789' } },
+    // Gemini and Qwen report tokens, no cost: priced here (USD per million tokens), so budgets hold for them.
+    pricing: {
+      'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 },
+      [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 },
+      [FAKE_QWEN_MODEL]: { input: 2, output: 6, cache_read: 0.5 },
+    },
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,
     task_timeout_min: 5,

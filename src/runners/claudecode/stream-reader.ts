@@ -82,6 +82,8 @@ export class StreamReader {
   constructor(
     private readonly task: AgentTask,
     initialSessionId: string,
+    /** Qwen Code's result counts the whole conversation, earlier tasks too: then a task's tokens are its messages'. */
+    private readonly resultUsage: 'this-run' | 'conversation' = 'this-run',
   ) {
     this.sessionId = initialSessionId;
   }
@@ -193,7 +195,7 @@ export class StreamReader {
 
   /** Tokens from the result; without one (killed), the sum of what the assistant messages reported. */
   tokens(): Tokens {
-    if (this.result?.usage) return tokensOf(this.result.usage);
+    if (this.result?.usage && this.resultUsage === 'this-run') return tokensOf(this.result.usage);
     let sum = zeroTokens();
     for (const usage of this.usageByMessage.values()) sum = addTokens(sum, tokensOf(usage));
     return sum;

@@ -6,13 +6,15 @@
 // Resume (0.61.0): `--session-id <uuid>` starts a conversation under an id we fix up front (so the id is known and
 // checkpointed before the model is called); `--resume <uuid>` continues one. Both fail before any model call, exit
 // 42: "Session ID "<id>" already exists" and "Invalid session identifier "<id>"".
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../../core/runner.js';
 import { CodingError } from '../../core/errors.js';
 import type { ProcessOutcome } from '../../process/spawn.js';
+import { derivedConversationId, isUuid } from '../conversation-id.js';
+import { deepMerge } from '../deep-merge.js';
+import { sessionHome } from '../session-home.js';
 
 export type SessionMode = { flag: '--session-id' | '--resume'; id: string };
 
@@ -23,10 +25,7 @@ const LOGIN_FILES = ['oauth_creds.json', 'google_accounts.json'];
 
 /** The HOME of one coding session's Gemini CLI (delete it when the session is closed for good). */
 export function geminiHome(stateDir: string, sessionId: string): string {
-  const safe = sessionId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100) || 'default';
-  // The hash keeps two ids that sanitize alike apart.
-  const hash = createHash('sha256').update(sessionId).digest('hex').slice(0, 8);
-  return path.resolve(stateDir, 'gemini', `${safe}-${hash}`);
+  return sessionHome(path.join(stateDir, 'gemini'), sessionId);
 }
 
 /**
@@ -121,7 +120,7 @@ export function chooseSession(task: AgentTask, geminiDir: string): SessionMode {
     if (isUuid(given) && findChat(geminiDir, given)) return { flag: '--resume', id: given };
     throw conversationMissing(given, geminiDir);
   }
-  const id = derivedSessionId(task);
+  const id = derivedConversationId('gemini', task);
   return { flag: findChat(geminiDir, id) ? '--resume' : '--session-id', id };
 }
 
@@ -138,29 +137,4 @@ export function sessionFallback(session: SessionMode, outcome: ProcessOutcome, g
     return { flag: '--session-id', id: session.id };
   }
   return undefined;
-}
-
-function derivedSessionId(task: AgentTask): string {
-  const hash = createHash('sha256').update(`station-coding gemini\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`).digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x40; // RFC 4122 version 4 layout
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const prev = out[key];
-    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
-  }
-  return out;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,6 +3,7 @@
 // own config on top.
 import { CodingError } from '../../core/errors.js';
 import type { Sandbox } from '../../process/sandbox.js';
+import { deepMerge } from '../deep-merge.js';
 
 export interface OpenCodeModelSettings {
   /** provider/model, e.g. "fake/m" or "anthropic/claude-sonnet-4" */
@@ -50,18 +51,4 @@ export function openCodeConfig(settings: OpenCodeModelSettings): Record<string, 
   const config: Record<string, unknown> = baseOpenCodeConfig();
   if (settings.model) config.model = settings.model;
   return deepMerge(config, settings.config ?? {});
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Merge `over` into `base` (objects recursively; arrays and scalars replaced). Returns a new object. */
-export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
-    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
-  }
-  return out;
 }
