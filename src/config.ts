@@ -76,9 +76,9 @@ const NatsAgentConfig = z
       .optional()
       .describe('Identity of this coding agent (`nats-agent`): its sessions are routed to <subjects.task>.<id>. Default: the host name. Must be unique and stable across restarts.'),
     backend: z
-      .enum(['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen'])
+      .enum(['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen', 'copilot'])
       .default('claudecode')
-      .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli / coding.codex / coding.gemini / coding.qwen). Its workspaces go under coding.workspace_base_path.'),
+      .describe('Local backend the agent codes with (configured by coding.claudecode / coding.opencode / coding.cli / coding.codex / coding.gemini / coding.qwen / coding.copilot). Its workspaces go under coding.workspace_base_path.'),
     concurrency: positiveInt().max(64).default(2).describe('Tasks the agent runs at once; it takes new sessions only while a slot is free.'),
     allowed_token_envs: z
       .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/))
@@ -195,11 +195,13 @@ export const CodingConfig = z
     codex: agentCliConfig('Codex CLI', 'codex', 'Codex config keys, written into the session’s own CODEX_HOME/config.toml.').prefault({}),
     gemini: agentCliConfig('Gemini CLI', 'gemini', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
     qwen: agentCliConfig('Qwen Code', 'qwen', 'keys of its settings.json, merged into the session’s own settings file.').prefault({}),
+    // No `config`: the CLI's settings are its flags and COPILOT_* variables (coding.copilot.env).
+    copilot: agentCliConfig('Copilot CLI', 'copilot', '').omit({ config: true }).prefault({}),
     pricing: z
       .record(z.string(), ModelPrice)
       .default({})
       .describe(
-        'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini, qwen): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
+        'Prices per model name, for backends whose CLI reports tokens but no cost (codex, gemini, qwen, copilot): a task’s cost is computed from its tokens, so budgets hold for every backend. A model not listed costs 0 and its task span says cost.source=unpriced.',
       ),
     checks: z
       .array(

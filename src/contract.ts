@@ -46,8 +46,8 @@ export const FAILURE_TYPES = {
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 
-export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'codex', 'gemini', 'qwen'] as const;
-export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, opencode-nats, codex, gemini or qwen.');
+export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'codex', 'gemini', 'qwen', 'copilot'] as const;
+export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, opencode-nats, codex, gemini, qwen or copilot.');
 export type Backend = z.infer<typeof Backend>;
 
 export const CleanupPolicy = z

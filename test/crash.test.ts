@@ -15,7 +15,7 @@ import type { ProgressEvent } from '../src/contract.js';
 import { BIN, getWorld, ROOT, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
 import { defaultScript } from './support/fake-anthropic.js';
-import { defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
+import { copilotScript, defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
 import { defaultScript as geminiScript, userTexts as geminiUserTexts } from './support/fake-gemini.js';
 
@@ -111,12 +111,13 @@ describe('crash safety of git operations', function () {
     rmSync(ref.workspace_path, { recursive: true, force: true });
   });
 
-  for (const backend of ['claudecode', 'opencode-cli', 'codex', 'gemini', 'qwen'] as const) {
+  for (const backend of ['claudecode', 'opencode-cli', 'codex', 'gemini', 'qwen', 'copilot'] as const) {
     it(`SIGTERM to a worker during a task hands the task over (${backend}): it continues on the restarted worker in the same conversation, from its baseline, and is recorded once, as done`, async () => {
       const model = backend === 'claudecode' ? w.claude : backend === 'codex' ? w.responses : backend === 'gemini' ? w.gemini : w.openai;
       const url = await w.git.createRepo(`crash-sigterm-${backend}`);
       const first = startWorker();
       if (backend === 'qwen') w.openai.setScript(qwenScript());
+      if (backend === 'copilot') w.openai.setScript(copilotScript());
       const { session_id, workspace_path } = await client.open({ repo_url: url, backend });
       // A task before, so the interrupted one continues a conversation it was given (not one it created).
       assert.equal((await client.code({ session_id, instruction: 'Warm up' })).success, true);
@@ -126,6 +127,7 @@ describe('crash safety of git operations', function () {
       else if (backend === 'codex') w.responses.setScript(codexScript(script));
       else if (backend === 'gemini') w.gemini.setScript(geminiScript(script));
       else if (backend === 'qwen') w.openai.setScript(qwenScript(script));
+      else if (backend === 'copilot') w.openai.setScript(copilotScript(script));
       else w.openai.setScript(openaiScript(script));
       try {
         const task = client.code({ session_id, instruction: 'Write then sleep' });
@@ -163,11 +165,12 @@ describe('crash safety of git operations', function () {
     });
   }
 
-  for (const backend of ['opencode-cli', 'opencode', 'codex', 'gemini', 'qwen'] as const) {
+  for (const backend of ['opencode-cli', 'opencode', 'codex', 'gemini', 'qwen', 'copilot'] as const) {
     it(`a retried task whose conversation is not on this worker (${backend}) runs in a new one and says so`, async () => {
       const url = await w.git.createRepo(`resume-missing-${backend}`);
       const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend });
       if (backend === 'qwen') w.openai.setScript(qwenScript());
+      if (backend === 'copilot') w.openai.setScript(copilotScript());
       const registry = new LocalBackendRegistry(w.config);
       try {
         const progress: ProgressEvent[] = [];

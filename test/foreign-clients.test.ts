@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { getWorld, ROOT, type World } from './support/world.js';
 import { LOCAL_BACKENDS, git, waitFor } from './support/helpers.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
-import { defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
+import { copilotScript, defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
 import { testPython } from './support/setup.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
 import { defaultScript as geminiScript } from './support/fake-gemini.js';
@@ -28,9 +28,10 @@ describe('clients we did not write', function () {
     w.gemini.setScript(geminiScript());
   });
 
-  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen'] as const) {
+  for (const backend of ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen', 'copilot'] as const) {
     it(`Temporal Python SDK: the full session on ${backend}, a bad payload, a named cancel, update-with-start, a bad start`, async () => {
       if (backend === 'qwen') w.openai.setScript(qwenScript());
+      if (backend === 'copilot') w.openai.setScript(copilotScript());
       const repo = `python-${backend}`;
       const url = await w.git.createRepo(repo);
       const prefix = `py_${backend.replace('-', '_')}_${Date.now()}`;

@@ -16,7 +16,7 @@ import type { FakeModelServer, FakeScript } from './support/fake-model.js';
 import { functionResponses } from './support/fake-gemini.js';
 
 interface HostileCase {
-  backend: 'claudecode' | 'opencode-cli' | 'codex' | 'gemini' | 'qwen';
+  backend: 'claudecode' | 'opencode-cli' | 'codex' | 'gemini' | 'qwen' | 'copilot';
   bashTool: string;
   model(w: World): FakeModelServer;
   /** Config that gives the other backend a provider key: this agent must not find it. */
@@ -66,6 +66,14 @@ const CASES: HostileCase[] = [
     model: (w) => w.openai,
     foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
     ownKey: 'sk-qwen-test-key-0123456789', // world.ts: coding.qwen.env OPENAI_API_KEY
+    toolResults: (body) => JSON.stringify(body.messages.filter((m: any) => m?.role === 'tool')),
+  },
+  {
+    backend: 'copilot',
+    bashTool: 'bash',
+    model: (w) => w.openai,
+    foreignKey: (w, key) => ({ claudecode: { ...w.rawConfig.claudecode, env: { ...w.rawConfig.claudecode.env, OTHER_PROVIDER_KEY: key } } }),
+    ownKey: 'sk-copilot-test-key-0123456789', // world.ts: coding.copilot.env COPILOT_PROVIDER_API_KEY
     toolResults: (body) => JSON.stringify(body.messages.filter((m: any) => m?.role === 'tool')),
   },
 ];

@@ -62,6 +62,7 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
   });
   checks.push(await geminiCheck(config));
   checks.push(await qwenCheck(config));
+  checks.push(await copilotCheck(config));
 
   if (config.opencode.url) {
     const reachable = await fetch(new URL('/doc', config.opencode.url), { signal: AbortSignal.timeout(5000) }).then(
@@ -157,6 +158,30 @@ async function qwenCheck(config: CodingConfig): Promise<Check> {
       ? 'npm install -g @qwen-code/qwen-code, or set coding.qwen.binary_path'
       : !keyed
         ? 'set OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL in coding.qwen.env or the worker environment'
+        : undefined,
+  };
+}
+
+/** The Copilot CLI: installed, with a provider of your own (and a price for its model) or a GitHub token. */
+async function copilotCheck(config: CodingConfig): Promise<Check> {
+  const binary = resolveBinary(config.copilot.binary_path, 'copilot', '@github/copilot');
+  const found = await version(binary);
+  const setting = (name: string) => config.copilot.env?.[name] ?? process.env[name];
+  const provider = setting('COPILOT_PROVIDER_BASE_URL');
+  const github = setting('COPILOT_GITHUB_TOKEN') ?? config.copilot.env?.GH_TOKEN ?? config.copilot.env?.GITHUB_TOKEN;
+  const model = config.copilot.model ?? setting('COPILOT_MODEL');
+  const priced = model !== undefined && config.pricing[model] !== undefined;
+  const signIn = provider ? `provider ${provider}` : github ? 'GitHub token' : 'no provider or GitHub token';
+  return {
+    name: 'copilot',
+    ok: Boolean(found && (provider || github)),
+    detail: found
+      ? `${binary}: ${found}; ${signIn}; model ${model ?? '(copilot default)'}${provider && !priced ? ' (no coding.pricing entry: its tasks cost 0 and budgets in USD do not stop them)' : ''}`
+      : `${config.copilot.binary_path} not found`,
+    fix: !found
+      ? 'npm install -g @github/copilot, or set coding.copilot.binary_path'
+      : !(provider || github)
+        ? 'set COPILOT_PROVIDER_BASE_URL, COPILOT_PROVIDER_API_KEY and COPILOT_MODEL (a provider of your own) or COPILOT_GITHUB_TOKEN in coding.copilot.env'
         : undefined,
   };
 }

@@ -14,6 +14,7 @@ import { CodexRunner } from '../runners/codex/runner.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
 import { GeminiRunner } from '../runners/gemini/runner.js';
 import { QwenRunner } from '../runners/qwen/runner.js';
+import { CopilotRunner } from '../runners/copilot/runner.js';
 import { OpenCodeServerRunner } from '../runners/opencode/runner.js';
 import { LocalWorkspace } from '../git/workspace.js';
 import { agentSandbox } from '../process/agent-walls.js';
@@ -122,6 +123,14 @@ export class LocalBackendRegistry implements BackendRegistry {
           ...c.qwen,
           // One HOME per coding session under here (its settings and conversations): resume survives a restart.
           state_dir: join(stateDir(this.env), 'qwen'),
+          pricing: c.pricing,
+          sandbox,
+        });
+      case 'copilot':
+        return new CopilotRunner({
+          ...c.copilot,
+          // The CLI's unpacked program, shared, and one HOME per coding session under here.
+          state_dir: join(stateDir(this.env), 'copilot'),
           pricing: c.pricing,
           sandbox,
         });

@@ -1,4 +1,4 @@
-// The cost of a task whose CLI reports tokens but no price (codex, gemini, qwen): from the worker's
+// The cost of a task whose CLI reports tokens but no price (codex, gemini, qwen, copilot): from the worker's
 // per-model price table (coding.pricing), so budgets hold for every backend. Where a cost came from goes into
 // the task span (cost.source), because a 0 from an unpriced model and a 0 from a free one look alike otherwise.
 import type { Tokens } from '../contract.js';

@@ -1,4 +1,4 @@
-// The backend's span of one coding task (`claudecode.task`, `opencode.task`, `opencode.cli.task`, `gemini.task`, `qwen.task`) with a child
+// The backend's span of one coding task (`claudecode.task`, `opencode.task`, `opencode.cli.task`, `gemini.task`, `qwen.task`, `copilot.task`) with a child
 // span per tool call (`claudecode.tool.Write`), timed from the backend's own event stream. With tracing off the
 // tracer is a no-op and none of this costs anything measurable.
 import { SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
@@ -15,6 +15,7 @@ const SPAN_PREFIX: Record<BackendName, string> = {
   codex: 'codex',
   gemini: 'gemini',
   qwen: 'qwen',
+  copilot: 'copilot',
 };
 
 interface ToolTiming {

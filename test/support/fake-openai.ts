@@ -95,6 +95,17 @@ export function qwenScript(opts: Parameters<typeof defaultScript>[0] = {}): Fake
   };
 }
 
+/** The standard conversation in the Copilot CLI's tool names: `create {path, file_text}`, `bash {command, description}`. */
+export function copilotScript(opts: Parameters<typeof defaultScript>[0] = {}): FakeScript {
+  const inner = defaultScript(opts);
+  return (context) => {
+    const turn = inner(context);
+    const tool = turn.tool;
+    if (tool?.name === 'write') return { ...turn, tool: { name: 'create', input: { path: tool.input.filePath, file_text: tool.input.content } } };
+    return turn; // `bash {command, description}` is the Copilot CLI's own shape
+  };
+}
+
 export function startFakeOpenAI(script: FakeScript = defaultScript()): Promise<FakeOpenAI> {
   let counter = 0;
   return serveFakeModel(

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { CodeResult, type Backend } from '../../src/contract.js';
 import type { World } from './world.js';
 import { defaultScript as claudeScript } from './fake-anthropic.js';
-import { defaultScript as openaiScript, qwenScript } from './fake-openai.js';
+import { copilotScript, defaultScript as openaiScript, qwenScript } from './fake-openai.js';
 import { CODEX_SHELL_TOOL, defaultScript as codexScript } from './fake-responses.js';
 import { defaultScript as geminiScript } from './fake-gemini.js';
 
@@ -145,6 +145,14 @@ export const LOCAL_BACKENDS: BackendCase[] = [
     bashTool: 'run_shell_command',
     budgetBelowOneTask: 0.0005, // each scripted step costs $0.00038 at the test world's coding.pricing
     script: (w, o) => w.openai.setScript(qwenScript(o)),
+    mainRequests: (w) => w.openai.mainRequests(),
+  },
+  {
+    name: 'copilot',
+    writeTool: 'create',
+    bashTool: 'bash',
+    budgetBelowOneTask: 0.0005, // each scripted step costs $0.000444 at the test world's coding.pricing
+    script: (w, o) => w.openai.setScript(copilotScript(o)),
     mainRequests: (w) => w.openai.mainRequests(),
   },
 ];

@@ -23,6 +23,8 @@ import { ROOT } from './root.js';
 
 /** The model name Qwen Code asks the fake OpenAI server for (priced in the test world). */
 export const FAKE_QWEN_MODEL = 'fake-qwen-model';
+/** The model name the Copilot CLI asks the fake OpenAI server for (priced in the test world). */
+export const FAKE_COPILOT_MODEL = 'fake-copilot-model';
 export const GIT_TOKEN_ENV = 'STATION_TEST_GIT_TOKEN';
 export { ROOT };
 export const BIN = {
@@ -31,6 +33,7 @@ export const BIN = {
   codex: join(ROOT, 'node_modules', '.bin', 'codex'),
   gemini: join(ROOT, 'node_modules', '.bin', 'gemini'),
   qwen: join(ROOT, 'node_modules', '.bin', 'qwen'),
+  copilot: join(ROOT, 'node_modules', '.bin', 'copilot'),
   stationCoding: join(ROOT, 'bin', 'station-coding.js'),
 };
 
@@ -112,11 +115,19 @@ async function startWorld(): Promise<World> {
     gemini: { binary_path: BIN.gemini, timeout_sec: 120, model: FAKE_GEMINI_MODEL, env: { GEMINI_API_KEY: 'gemini-test-key', GOOGLE_GEMINI_BASE_URL: gemini.url } },
     // Qwen Code talks to the fake OpenAI-compatible model (the one OpenCode uses).
     qwen: { binary_path: BIN.qwen, timeout_sec: 120, model: FAKE_QWEN_MODEL, env: { OPENAI_BASE_URL: openai.url, OPENAI_API_KEY: 'sk-qwen-test-key-0123456789' } },
-    // Gemini and Qwen report tokens, no cost: priced here (USD per million tokens), so budgets hold for them.
+    // The Copilot CLI with the fake OpenAI-compatible model as its own provider (no GitHub login; offline).
+    copilot: {
+      binary_path: BIN.copilot,
+      timeout_sec: 120,
+      model: FAKE_COPILOT_MODEL,
+      env: { COPILOT_PROVIDER_BASE_URL: openai.url, COPILOT_PROVIDER_TYPE: 'openai', COPILOT_PROVIDER_API_KEY: 'sk-copilot-test-key-0123456789' },
+    },
+    // Gemini, Qwen and Copilot report tokens, no cost: priced here (USD per million tokens), so budgets hold for them.
     pricing: {
       'fake-codex-model': { input: 3, output: 15, cache_read: 0.3 },
       [FAKE_GEMINI_MODEL]: { input: 1.25, output: 10, cache_read: 0.31 },
       [FAKE_QWEN_MODEL]: { input: 2, output: 6, cache_read: 0.5 },
+      [FAKE_COPILOT_MODEL]: { input: 2, output: 8, cache_read: 0.2 },
     },
     workspace_base_path: workspaceBase,
     idle_timeout_min: 30,

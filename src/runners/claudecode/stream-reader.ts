@@ -8,11 +8,11 @@ import { addTokens, zeroTokens, type ProgressEvent, type Tokens, type ToolCall }
 import { truncate } from '../../text.js';
 import { lastMessageText } from '../agent-text.js';
 import { safeProgress } from '../progress.js';
+import { compactInput, describeToolCall } from '../tool-call-text.js';
 
 // Limits that keep a task's result far below Temporal's 2 MB payload limit.
 const MAX_TOOL_CALLS = 200;
 const MAX_TOOL_TEXT = 2000;
-const MAX_INPUT_STRING = 1000;
 const PROGRESS_TEXT = 500;
 
 /**
@@ -227,27 +227,4 @@ function toolResultText(content: unknown): string {
       .join('\n');
   }
   return content === undefined || content === null ? '' : JSON.stringify(content);
-}
-
-/** A tool's input with long strings cut, so a Write of a large file does not bloat the result. */
-function compactInput(input: unknown, depth = 0): unknown {
-  if (typeof input === 'string') return truncate(input, MAX_INPUT_STRING);
-  if (Array.isArray(input)) {
-    const items = input.slice(0, 50).map((item) => compactInput(item, depth + 1));
-    return input.length > 50 ? [...items, `… ${input.length - 50} more items`] : items;
-  }
-  if (input && typeof input === 'object') {
-    if (depth >= 4) return truncate(JSON.stringify(input), MAX_INPUT_STRING);
-    return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, compactInput(v, depth + 1)]));
-  }
-  return input;
-}
-
-/** One line for progress: "Bash: npm test", "Write: /ws/a.txt". */
-function describeToolCall(tool: string, input: unknown): string {
-  const fields = (input ?? {}) as Record<string, unknown>;
-  const main =
-    fields.command ?? fields.file_path ?? fields.notebook_path ?? fields.path ?? fields.pattern ?? fields.url ?? fields.description ?? fields.prompt;
-  const text = typeof main === 'string' && main ? main : JSON.stringify(fields);
-  return truncate(`${tool}: ${text}`, 300);
 }
