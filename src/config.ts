@@ -135,10 +135,15 @@ const GitHost = z
   .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/, 'must be a host name or host:port, e.g. github.com or 127.0.0.1:8123 (no scheme, no path)');
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name');
 
+const Forge = z.enum(['github', 'gitlab', 'gitea']);
+const ForgeApiUrl = z.string().regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, 'must be an http(s) URL (the forge API base, e.g. https://ghe.example.com/api/v3)');
+
 const GitCredential = z
   .object({
     host: GitHost.describe('The git host (host or host:port) this token is sent to; no other host ever gets it.'),
     token_env: EnvName.describe('Environment variable of the worker holding the token for this host.'),
+    forge: Forge.optional().describe('The forge this host runs, for coding_pr (default: github for github.com, gitlab for gitlab.com).'),
+    api_url: ForgeApiUrl.optional().describe('Its REST API base URL, where it is not the default (https://api.github.com, https://<host>/api/v4, https://<host>/api/v1).'),
   })
   .strict();
 
@@ -149,6 +154,8 @@ const GitConfig = z
     ),
     token_env: EnvName.optional().describe('Environment variable of the worker holding the git token for coding.git.host (recommended).'),
     token: z.string().optional().describe('The git token for coding.git.host itself, usually as ${VAR}. Masked when printed.'),
+    forge: Forge.optional().describe('The forge coding.git.host runs, for coding_pr (default: github for github.com, gitlab for gitlab.com).'),
+    api_url: ForgeApiUrl.optional().describe('Its REST API base URL, where it is not the default (https://api.github.com, https://<host>/api/v4, https://<host>/api/v1).'),
     credentials: z
       .array(GitCredential)
       .default([])

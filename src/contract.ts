@@ -15,6 +15,7 @@ export const UPDATES = {
   commit: 'commit',
   push: 'push',
   diff: 'diff',
+  pr: 'pr',
   check: 'check',
   review: 'review',
   close: 'close',
@@ -132,7 +133,7 @@ const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a
 // ---- inputs ----
 
 /** The operations a session can make wait for a reviewer's yes (coding_open require_approval). */
-export const GatedOperation = z.enum(['push']);
+export const GatedOperation = z.enum(['push', 'pr']);
 export type GatedOperation = z.infer<typeof GatedOperation>;
 
 /** A command that says whether the workspace is good (npm test, pytest -q, go vet ./...). */
@@ -332,6 +333,22 @@ export const DiffInput = z
 export type DiffInput = z.input<typeof DiffInput>;
 export type DiffRequest = z.output<typeof DiffInput>;
 
+export const PrInput = z
+  .object({
+    session_id: SessionId.optional(),
+    title: z.string().trim().min(1).max(250).optional().describe('Title of the pull request (default: the session title, else its first task).'),
+    body: z
+      .string()
+      .max(60_000)
+      .optional()
+      .describe('Its description (default: written from the session: its tasks, files changed, check results and cost). Every configured secret is cut out either way.'),
+    base: z.string().superRefine(refine(invalidBranchReason)).optional().describe('The branch to merge into (default: the branch the session opened on, else the repository’s default branch).'),
+    draft: z.boolean().default(false).describe('Open it as a draft (GitHub draft; "Draft:" / "WIP:" title on GitLab and Gitea).'),
+  })
+  .strict();
+export type PrInput = z.input<typeof PrInput>;
+export type PrRequest = z.output<typeof PrInput>;
+
 export const CloseInput = z
   .object({
     session_id: SessionId.optional(),
@@ -452,6 +469,20 @@ export const PushResult = z.object({
 });
 export type PushResult = z.infer<typeof PushResult>;
 
+export const PrResult = z.object({
+  url: z.string().optional().describe('The pull request (merge request) page on the forge (absent while awaiting approval).'),
+  number: z.number().int().positive().optional().describe('Its number (GitLab: the merge request iid; absent while awaiting approval).'),
+  forge: z.enum(['github', 'gitlab', 'gitea']).optional().describe('The forge it is on (absent while awaiting approval).'),
+  head: z.string().describe('The session’s branch it merges.'),
+  base: z.string().optional().describe('The branch it merges into (absent while awaiting approval with no base given: decided when it is opened).'),
+  created: z.boolean().describe('true: opened by this call; false: an open one for the same branches was found and updated (a retry or a second call never opens a second).'),
+  awaiting_approval: z
+    .boolean()
+    .optional()
+    .describe('Set (with created false, no url) when the session requires approval for pr: nothing was sent to the forge yet; it is opened once approved (status.awaiting_approval).'),
+});
+export type PrResult = z.infer<typeof PrResult>;
+
 const SavedTo = z
   .string()
   .describe(
@@ -496,6 +527,7 @@ export type CloseResult = z.infer<typeof CloseResult>;
 export const ReviewResult = z.object({
   decision: z.enum(['approve', 'reject']),
   push: PushResult.optional().describe('approve: the push that ran.'),
+  pr: PrResult.optional().describe('approve: the pull request that was opened or updated.'),
   fix: CodeResult.optional().describe('reject with feedback: the agent\'s task on the feedback.'),
   commit: CommitResult.optional().describe('reject with feedback: the commit of the fix, when it changed files.'),
   awaiting_approval: z.boolean().describe('The operation waits for a decision again (after a fix).'),
@@ -510,6 +542,7 @@ export const AwaitingApproval = z.object({
   branch: z.string().optional(),
   set_upstream: z.boolean(),
   commit_hash: z.string().optional().describe('HEAD when it was asked for: what the push will send.'),
+  pr: PrInput.omit({ session_id: true }).optional().describe('For a pull request: what it asked for (title, body, base, draft).'),
   files_changed: z.number().int().nonnegative(),
   insertions: z.number().int().nonnegative(),
   deletions: z.number().int().nonnegative(),
@@ -578,6 +611,7 @@ export const SessionStatus = z.object({
   last_checks: z.array(CheckResult).optional().describe('The checks as they last ran (after a task or by check).'),
   awaiting_approval: AwaitingApproval.optional().describe('Set while an operation waits for a review decision (state awaiting_approval), with the stat of what it would send.'),
   reviews: z.array(Review).optional().describe('The review decisions so far, oldest first.'),
+  pull_request: PrResult.optional().describe('The pull request coding_pr opened or updated last.'),
   failovers: z
     .array(z.object({ from: z.string(), to: z.string(), at: z.string() }))
     .optional()

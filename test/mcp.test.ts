@@ -19,7 +19,7 @@ import { defaultScript, startFakeAnthropic, type FakeScript } from './support/fa
 import { processesIn, waitFor } from './support/helpers.js';
 import { connectMcp, isAlive, serverEnv, structured, toolError, writeStationConfig } from './support/mcp.js';
 
-const TOOLS = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_check', 'coding_diff', 'coding_review', 'coding_close', 'coding_status'];
+const TOOLS = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_check', 'coding_diff', 'coding_pr', 'coding_review', 'coding_close', 'coding_status'];
 const LONG = { timeout: 170_000, resetTimeoutOnProgress: true };
 
 describe('MCP server (station-coding mcp)', function () {

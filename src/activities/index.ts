@@ -8,6 +8,9 @@ import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../
 import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';
+import { GitCredentials } from '../git/host-credentials.js';
+import { openPullRequest, type PullRequestOrder } from '../forge/open-pull-request.js';
+import { Redactor } from '../secrets/redact.js';
 import { truncate } from '../text.js';
 import { sessionSettings, type SessionSettings } from './session-settings.js';
 import type { Semaphore } from '../core/semaphore.js';
@@ -233,6 +236,13 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     async diffSession(session: SessionRef, req: DiffRequest) {
       return heartbeating(session.token_env, (signal) => backends.get(session.backend).diff(session, req, signal));
+    },
+
+    /** coding_pr: a forge API call, no workspace needed (any worker with the host's token configured). */
+    async openPullRequest(order: PullRequestOrder) {
+      const credentials = GitCredentials.fromConfig(config);
+      const redactor = Redactor.fromConfig(config).with(...credentials.secrets());
+      return heartbeating(order.token_env, (signal) => openPullRequest(order, credentials, (text) => redactor.text(text) ?? '', signal));
     },
 
     async closeSession(session: SessionRef, delete_workspace: boolean) {

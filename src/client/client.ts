@@ -43,10 +43,10 @@ import {
   type ReviewResult,
   type SessionStatus,
   type TaskProgress,
-  type Tokens,
+  type Tokens, PrInput, PrResult
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
-import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
+import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, prUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
 
 export interface ClientOptions {
   namespace: string;
@@ -199,6 +199,12 @@ export class CodingClient {
   async check(input: CheckInput & { session_id: string }): Promise<ChecksResult> {
     parseOrThrow(CheckInput, input, 'coding_check input');
     return this.update(this.handle(input.session_id), checkUpdate, input, input.session_id);
+  }
+
+  /** coding_pr: open the pull request of the session's branch, or update the open one. */
+  async pr(input: PrInput & { session_id: string }): Promise<PrResult> {
+    parseOrThrow(PrInput, input, 'coding_pr input');
+    return this.update(this.handle(input.session_id), prUpdate, input, input.session_id);
   }
 
   /** coding_diff: what the session changed (read-only; answers while a task runs). */

@@ -4,8 +4,12 @@
 import type { CodingConfig } from '../config.js';
 import { CodingError } from '../core/errors.js';
 
+export type ForgeKind = 'github' | 'gitlab' | 'gitea';
+
 interface Entry {
   host: string;
+  forge?: ForgeKind;
+  api_url?: string;
   /** The variable holding the token, or undefined for coding.git.token given in the config itself. */
   token_env?: string;
   token?: string;
@@ -23,11 +27,13 @@ export class GitCredentials {
   static fromConfig(config: CodingConfig, env: NodeJS.ProcessEnv = process.env): GitCredentials {
     const { git } = config;
     const defaultHost = normalizeHost(git.host);
-    const entries: Entry[] = git.credentials.map((c) => ({ host: normalizeHost(c.host), token_env: c.token_env }));
+    const entries: Entry[] = git.credentials.map((c) => ({ host: normalizeHost(c.host), token_env: c.token_env, forge: c.forge, api_url: c.api_url }));
     // The shorthands all mean "for coding.git.host"; a coding agent's extra names (allowed_token_envs) too.
-    if (git.token_env) entries.push({ host: defaultHost, token_env: git.token_env });
-    for (const name of config.nats.agent.allowed_token_envs) entries.push({ host: defaultHost, token_env: name });
-    if (git.token) entries.push({ host: defaultHost, token: git.token });
+    const forge = { forge: git.forge, api_url: git.api_url };
+    if (git.token_env) entries.push({ host: defaultHost, token_env: git.token_env, ...forge });
+    for (const name of config.nats.agent.allowed_token_envs) entries.push({ host: defaultHost, token_env: name, ...forge });
+    if (git.token) entries.push({ host: defaultHost, token: git.token, ...forge });
+    if (!entries.some((e) => e.host === defaultHost) && git.forge) entries.push({ host: defaultHost, ...forge });
     return new GitCredentials(entries, env);
   }
 
@@ -60,6 +66,21 @@ export class GitCredentials {
       if (value) return value;
     }
     return undefined;
+  }
+
+  /**
+   * The forge of `remoteUrl`'s host and its API base, for coding_pr: as configured for the host, else known by name
+   * (github.com, gitlab.com); undefined for a host nobody said is a forge.
+   */
+  forgeFor(remoteUrl: string | undefined): { forge: ForgeKind; api_url: string } | undefined {
+    const target = remoteHost(remoteUrl);
+    if (!target) return undefined;
+    const configured = this.entries.find((e) => e.host === target.host && e.forge);
+    const forge = configured?.forge ?? (target.host === 'github.com' ? 'github' : target.host === 'gitlab.com' ? 'gitlab' : undefined);
+    if (!forge) return undefined;
+    const site = `${target.scheme}//${target.host}`;
+    const api_url = configured?.api_url ?? (forge === 'github' ? (target.host === 'github.com' ? 'https://api.github.com' : `${site}/api/v3`) : forge === 'gitlab' ? `${site}/api/v4` : `${site}/api/v1`);
+    return { forge, api_url: api_url.replace(/\/+$/, '') };
   }
 
   /** Whether any token is configured for the host of `remoteUrl` (for the message of a refused clone or push). */

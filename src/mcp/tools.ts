@@ -1,4 +1,4 @@
-// The MCP tools: the seed's six tool operations plus coding_check, coding_diff, coding_review and coding_status, described from the zod contract.
+// The MCP tools: the seed's six tool operations plus coding_check, coding_diff, coding_pr, coding_review and coding_status, described from the zod contract.
 // Each tool has a validation schema (the contract, with session_id required where a session is needed), a
 // JSON Schema generated from it for tools/list, the contract's result schema as outputSchema, and a runner.
 import { z } from 'zod';
@@ -23,11 +23,11 @@ import {
   ReviewResult,
   SessionId,
   SessionStatus,
-  type ProgressEvent,
+  type ProgressEvent, PrInput, PrResult
 } from '../contract.js';
 import type { CodingClient } from '../client/client.js';
 
-export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_check', 'coding_diff', 'coding_review', 'coding_close', 'coding_status'] as const;
+export const TOOL_NAMES = ['coding_open', 'code', 'coding_branch', 'coding_commit', 'coding_push', 'coding_check', 'coding_diff', 'coding_pr', 'coding_review', 'coding_close', 'coding_status'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** What a runner may use besides the client: progress reporting and the per-connection session bookkeeping. */
@@ -155,6 +155,18 @@ export const TOOLS: ToolDef[] = [
     output: DiffResult,
     annotations: { readOnlyHint: true, openWorldHint: false },
     run: (client, args) => client.diff(args as never),
+  },
+  {
+    name: 'coding_pr',
+    title: 'Open the pull request',
+    description:
+      'Open a pull request (merge request) for the session\'s branch on its forge (GitHub, GitLab or Gitea, as configured for the repository\'s host), or update the open one for the same branches: a retry or a second call never opens a second. ' +
+      'Push the branch first (coding_push). The description, when not given, is written from the session\'s tasks; every configured secret is cut out. {url, number, forge, head, base, created}.',
+    input: withSession(PrInput),
+    label: 'coding_pr input',
+    output: PrResult,
+    annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    run: (client, args) => client.pr(args as never),
   },
   {
     name: 'coding_review',

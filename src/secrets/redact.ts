@@ -35,7 +35,7 @@ export class Redactor {
     for (const name of [config.git.token_env, ...config.nats.agent.allowed_token_envs]) if (name) values.push(env[name]);
     // Secret-named variables of the worker (a cloud key it happens to have too); paths (SSH_AUTH_SOCK) are not secrets.
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name) && !value?.startsWith('/')) values.push(value);
-    for (const section of [config.claudecode.env, config.opencode.env]) {
+    for (const section of [config.claudecode.env, config.opencode.env, config.codex.env, config.gemini.env, config.qwen.env, config.copilot.env]) {
       for (const [name, value] of Object.entries(section ?? {})) if (SECRET_NAME.test(name)) values.push(value);
     }
     collectSecretFields(config.opencode.config, values);

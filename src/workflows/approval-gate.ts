@@ -1,7 +1,7 @@
 // The approval gate's rules, apart from the state machine that applies them (session.ts): what a gated push
 // records while it waits, what the agent is told when a reviewer rejects with feedback, and what the refusal of
 // other operations says. Pure and deterministic (workflow code).
-import type { AwaitingApproval, DiffResult, GatedOperation, PushRequest, Review } from '../contract.js';
+import type { AwaitingApproval, DiffResult, GatedOperation, PrRequest, PushRequest, Review } from '../contract.js';
 import { oneLine } from '../text.js';
 import { failure } from './failures.js';
 
@@ -10,9 +10,15 @@ export const DEFAULT_APPROVAL_TIMEOUT_MS = 7 * 86_400_000;
 /** Review decisions kept in the status. */
 export const REVIEWS_KEPT = 50;
 
+/** What waits: a push, or a pull request (with the push fields of its branch's remote). */
+export interface GatedRequest {
+  push: PushRequest;
+  pr?: Omit<PrRequest, 'session_id'>;
+}
+
 export function awaitingRecord(
   operation: GatedOperation,
-  req: PushRequest,
+  { push: req, pr }: GatedRequest,
   branch: string | undefined,
   stat: DiffResult,
   round: number,
@@ -29,13 +35,17 @@ export function awaitingRecord(
     files_changed: stat.files_changed,
     insertions: stat.insertions,
     deletions: stat.deletions,
+    ...(pr ? { pr } : {}),
   };
 }
 
-/** The push a waiting record stands for. */
-export function pushOf(pending: AwaitingApproval): PushRequest {
-  return { remote: pending.remote, branch: pending.branch, set_upstream: pending.set_upstream };
+/** The request a waiting record stands for. */
+export function requestOf(pending: AwaitingApproval): GatedRequest {
+  return { push: { remote: pending.remote, branch: pending.branch, set_upstream: pending.set_upstream }, ...(pending.pr ? { pr: pending.pr } : {}) };
 }
+
+/** A pull request waits for the branch's remote: the one it would be pushed to. */
+export const PR_REMOTE: PushRequest = { remote: 'origin', set_upstream: true };
 
 /** The agent's task after a rejection: the reviewer's words, said to be a review of its work. */
 export function fixInstruction(review: Review): string {

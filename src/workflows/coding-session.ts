@@ -13,8 +13,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { BranchInput, CancelInput, CheckInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PushInput, ReviewInput, type OpenRequest } from '../contract.js';
-import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
+import { BranchInput, CancelInput, CheckInput, CloseInput, CodeInput, CommitInput, DiffInput, OpenInput, PrInput, PushInput, ReviewInput, type OpenRequest } from '../contract.js';
+import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, prUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
 import { awaitingFailure, DEFAULT_APPROVAL_TIMEOUT_MS } from './approval-gate.js';
 import { failure, parseInput } from './failures.js';
 import { Session, type SessionSnapshot } from './session.js';
@@ -214,6 +214,10 @@ function wireHandlers(session: Session): void {
   setHandler(diffUpdate, (input) => session.diff(request(DiffInput, input)), {
     description: 'coding_diff: what the session changed (stat and patch), from its start or a given base; read-only.',
     validator: validator(DiffInput, 'coding_diff'),
+  });
+  setHandler(prUpdate, (input) => session.pr(request(PrInput, input)), {
+    description: 'coding_pr: open the pull request of the session’s branch, or update the open one (never a second).',
+    validator: validator(PrInput, 'coding_pr'),
   });
   setHandler(closeUpdate, (input) => session.closeBy(request(CloseInput, input).success), {
     description: 'coding_close: end the session and apply its cleanup policy.',

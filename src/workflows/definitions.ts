@@ -18,6 +18,8 @@ import {
   type CommitResult,
   type DiffInput,
   type DiffResult,
+  type PrInput,
+  type PrResult,
   type OpenInput,
   type OpenResult,
   type PushInput,
@@ -34,6 +36,7 @@ export const branchUpdate = defineUpdate<BranchResult, [BranchInput]>(UPDATES.br
 export const commitUpdate = defineUpdate<CommitResult, [CommitInput]>(UPDATES.commit);
 export const pushUpdate = defineUpdate<PushResult, [PushInput]>(UPDATES.push);
 export const diffUpdate = defineUpdate<DiffResult, [DiffInput]>(UPDATES.diff);
+export const prUpdate = defineUpdate<PrResult, [PrInput]>(UPDATES.pr);
 export const checkUpdate = defineUpdate<ChecksResult, [CheckInput]>(UPDATES.check);
 export const reviewUpdate = defineUpdate<ReviewResult, [ReviewInput]>(UPDATES.review);
 export const reviewSignal = defineSignal<[ReviewInput?]>(SIGNAL_REVIEW);

@@ -37,6 +37,9 @@ import {
   type CommitResult,
   type DiffRequest,
   type DiffResult,
+  type PrRequest,
+  type PrResult,
+  type AwaitingApproval,
   type GatedOperation,
   type OpenRequest,
   type OpenResult,
@@ -56,7 +59,7 @@ import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
 import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks } from './fix-loop.js';
 import { failure, operationFailure, parseInput, spentBy } from './failures.js';
-import { DEFAULT_APPROVAL_TIMEOUT_MS, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, pushOf } from './approval-gate.js';
+import { DEFAULT_APPROVAL_TIMEOUT_MS, PR_REMOTE, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, requestOf, type GatedRequest } from './approval-gate.js';
 import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
 
 /** What a session hands to its next run when it continues as new. */
@@ -398,7 +401,12 @@ export class Session {
   }
 
   async push(req: PushRequest): Promise<PushResult> {
-    if (this.gated('push')) return (await this.exclusive('push', () => this.requestApproval('push', req, 1, new Date(Date.now()).toISOString())))!;
+    if (this.gated('push')) {
+      return (await this.exclusive('push', async () => {
+        const pending = await this.requestApproval('push', { push: req }, 1, new Date(Date.now()).toISOString());
+        return { success: false, awaiting_approval: true, remote: req.remote, branch: pending.branch ?? 'HEAD', commit_hash: pending.commit_hash ?? '', set_upstream: req.set_upstream };
+      }))!;
+    }
     return (await this.exclusive('push', () => this.pushNow(req)))!;
   }
 
@@ -427,14 +435,14 @@ export class Session {
   }
 
   /** The operation waits for a decision: record what it would send and answer at once (no caller holds a call open for days). */
-  private async requestApproval(operation: GatedOperation, req: PushRequest, round: number, requestedAt: string): Promise<PushResult> {
+  private async requestApproval(operation: GatedOperation, req: GatedRequest, round: number, requestedAt: string): Promise<AwaitingApproval> {
     const stat = await this.onHost(() =>
       this.hostActivities(`approval: what the ${operation} would send`).diffSession(this.opened!.session, { uncommitted: false, max_bytes: 1000 }),
     ).catch((err) => this.fail(err, operation));
-    const pending = awaitingRecord(operation, req, req.branch ?? this.status.branch, stat, round, requestedAt);
+    const pending = awaitingRecord(operation, req, req.push.branch ?? this.status.branch, stat, round, requestedAt);
     this.status.awaiting_approval = pending;
     this.status.state = 'awaiting_approval';
-    return { success: false, awaiting_approval: true, remote: req.remote, branch: pending.branch ?? 'HEAD', commit_hash: pending.commit_hash ?? '', set_upstream: req.set_upstream };
+    return pending;
   }
 
   /**
@@ -462,9 +470,10 @@ export class Session {
         this.status.awaiting_approval = undefined;
         this.status.state = 'open';
         try {
-          return { decision: 'approve', push: (await this.exclusive('push', () => this.pushNow(pushOf(pending))))!, awaiting_approval: false };
+          if (pending.operation === 'pr') return { decision: 'approve', pr: (await this.exclusive('pr', () => this.prNow({ draft: false, ...pending.pr })))!, awaiting_approval: false };
+          return { decision: 'approve', push: (await this.exclusive('push', () => this.pushNow(requestOf(pending).push)))!, awaiting_approval: false };
         } catch (err) {
-          // The push failed (a rejected push, a lost worker): the approval is not used up, the push still waits.
+          // It failed (a rejected push, a branch the forge lacks, a lost worker): the approval is not used up, it still waits.
           if (!this.closed) Object.assign(this.status, { awaiting_approval: pending, state: 'awaiting_approval' });
           throw err;
         }
@@ -477,7 +486,7 @@ export class Session {
       // The fix runs while the push still waits: other callers stay refused, only this review's operations run.
       let fix: CodeResult | undefined;
       let commit: CommitResult | undefined;
-      const again = () => this.requestApproval(pending.operation, pushOf(pending), pending.round + 1, new Date(Date.now()).toISOString());
+      const again = () => this.requestApproval(pending.operation, requestOf(pending), pending.round + 1, new Date(Date.now()).toISOString());
       try {
         fix = await this.code(parseInput(CodeInput, { instruction: fixInstruction(review) }, 'review'), `${key}-fix`);
         if (fix.success && fix.files_changed.length > 0) commit = await this.commit(parseInput(CommitInput, { message: fixCommitMessage(review) }, 'review'), `${key}-commit`);
@@ -511,6 +520,47 @@ export class Session {
     } catch (err) {
       throw this.failureOf(err, 'diff');
     }
+  }
+
+  /**
+   * coding_pr: open or update the pull request of the session's branch. A forge call, not a workspace one: it runs
+   * on any worker of the session's queue (they share the config, so the forge token). In turn with the session's
+   * other operations, so it sees the branch the last one left.
+   */
+  async pr(req: PrRequest): Promise<PrResult> {
+    if (this.gated('pr')) {
+      return (await this.exclusive('pr', async () => {
+        const { session_id: _, ...asked } = req;
+        const pending = await this.requestApproval('pr', { push: PR_REMOTE, pr: asked }, 1, new Date(Date.now()).toISOString());
+        return { head: pending.branch ?? 'HEAD', ...(req.base ? { base: req.base } : {}), created: false, awaiting_approval: true };
+      }))!;
+    }
+    return (await this.exclusive('pr', () => this.prNow(req)))!;
+  }
+
+  private async prNow(req: PrRequest): Promise<PrResult> {
+    const activities = proxyActivities<Activities>({
+      startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '2 seconds' },
+      summary: `pull request: ${this.status.branch ?? 'HEAD'} into ${req.base ?? 'its base'}`,
+    });
+    const { tasks, tasks_run, cost, repo_url, branch } = this.status;
+    const order = {
+      session_id: this.id,
+      repo_url,
+      branch,
+      start_branch: this.start.branch ?? this.opened!.branch,
+      title: this.start.title,
+      token_env: this.opened!.session.token_env,
+      tasks,
+      tasks_run,
+      cost,
+      request: req,
+    };
+    const result = await activities.openPullRequest(order).catch((err) => this.fail(err, 'pull request'));
+    this.status.pull_request = result;
+    return result;
   }
 
   async closeBy(success: boolean): Promise<CloseResult> {

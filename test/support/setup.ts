@@ -75,7 +75,7 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   // Debian strips ensurepip from python3; python3-venv puts it back.
   { apt: 'python3-venv', why: 'the Python SDK environment', present: () => has('python3') && runs('python3', ['-c', 'import ensurepip, venv']) },
   { apt: 'postgresql', why: 'npm run test:cluster (PostgreSQL 15)', cluster: true, present: () => existsSync(`${process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'}/initdb`) },
-  { apt: 'golang-go', why: 'npm run test:cluster (builds the Temporal server; go 1.21+ fetches its toolchain)', cluster: true, present: () => has('go') },
+  { apt: 'golang-go', why: 'builds the Gitea forge of the pull-request tests, and the Temporal server of npm run test:cluster (go 1.21+ fetches its toolchain)', present: () => has('go') },
 ];
 
 export type PackagePlan = { nothing: true } | { install: string[] } | { print: string };
@@ -260,6 +260,18 @@ export async function setup(options: SetupOptions = {}): Promise<SetupResult> {
       if (installing) installed.push(`the temporal CLI (${seconds(started)})`);
     } catch (err) {
       problems.push((err as Error).message);
+    }
+  }
+
+  // The forge of the pull-request tests: Gitea, built from the Go module proxy once per machine (about 10 minutes).
+  if (!options.pythonOnly && has('go')) {
+    const started = Date.now();
+    try {
+      // Its progress (the first build says so and takes minutes) goes to stderr as it happens.
+      const out = execFileSync('bash', [join(ROOT, 'test', 'forge', 'build-gitea.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 3_600_000 });
+      if (Date.now() - started > 10_000) installed.push(`Gitea into ${out.trim().split('\n').at(-1)} (${seconds(started)})`);
+    } catch (err) {
+      problems.push(`Gitea could not be built (${failure(err)}): bash test/forge/build-gitea.sh says why`);
     }
   }
 

@@ -8,6 +8,8 @@ export interface StubLog {
   calls: string[];
   maxConcurrent: number;
   closed: Array<{ session: string; delete_workspace: boolean }>;
+  /** Pull requests opened, as head>base. */
+  pulls: Set<string>;
 }
 
 /**
@@ -20,7 +22,7 @@ function knobs(title: string | undefined): Record<string, string> {
 }
 
 export function stubActivities(taskQueue: string): { activities: Activities; log: StubLog } {
-  const log: StubLog = { calls: [], maxConcurrent: 0, closed: [] };
+  const log: StubLog = { calls: [], maxConcurrent: 0, closed: [], pulls: new Set() };
   const knobsOf = new Map<string, Record<string, string>>();
   let running = 0;
   const tracked = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -114,6 +116,14 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
     },
     async diffSession(_session, req) {
       return tracked('diff', async () => ({ base: 'b'.repeat(40), uncommitted: req.uncommitted, files: [], files_changed: 0, insertions: 0, deletions: 0, patch: '', truncated: false, patch_bytes: 0 }));
+    },
+    async openPullRequest(order) {
+      return tracked('pr', async () => {
+        const base = order.request.base ?? order.start_branch ?? 'main';
+        const created = !log.pulls.has(`${order.branch}>${base}`);
+        log.pulls.add(`${order.branch}>${base}`);
+        return { url: `https://forge.invalid/pulls/1`, number: 1, forge: 'gitea' as const, head: order.branch ?? 'HEAD', base, created };
+      });
     },
     async restoreWorkspace(session) {
       return tracked(`restore ${session.session_id}`, async () => ({ workspace_path: `/stub/restored/${session.session_id}`, worker_queue: taskQueue, branch: 'main' }));

@@ -8,7 +8,7 @@ import { ROOT } from '../support/root.js';
 /** Lowest floor first; the first prefix that matches a path under src/ decides. */
 const FLOORS: Array<[floor: number, name: string, prefixes: string[]]> = [
   [0, 'ground', ['contract.ts', 'contract-schemas.ts', 'core/', 'text.ts', 'retry.ts', 'paths.ts']],
-  [1, 'mechanisms', ['process/', 'checks/', 'git/', 'secrets/', 'telemetry/', 'config.ts', 'temporal-config.ts', 'nats/protocol.ts', 'nats/connection.ts']],
+  [1, 'mechanisms', ['process/', 'checks/', 'git/', 'forge/', 'secrets/', 'telemetry/', 'config.ts', 'temporal-config.ts', 'nats/protocol.ts', 'nats/connection.ts']],
   [2, 'agents', ['runners/']],
   [3, 'backends', ['backends/']],
   [4, 'temporal', ['activities/', 'workflows/', 'host/']],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, FAILURE_TYPES, OpenInput, PushInput, ReviewInput } from '../../src/contract.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, FAILURE_TYPES, OpenInput, PrInput, PushInput, ReviewInput } from '../../src/contract.js';
 import { searchAttributeCommands } from '../../src/host/search-attributes-setup.js';
 
 import { ROOT } from '../support/root.js';
@@ -24,7 +24,7 @@ describe('the contract documentation (docs/contract.md)', () => {
   });
 
   it("every JSON input of the temporal CLI example is valid for the schema the workflow parses it with", () => {
-    const schemas = { open: OpenInput, code: CodeInput, branch: BranchInput, commit: CommitInput, push: PushInput, diff: DiffInput, review: ReviewInput, close: CloseInput, cancel: CancelInput } as const;
+    const schemas = { open: OpenInput, code: CodeInput, branch: BranchInput, commit: CommitInput, push: PushInput, diff: DiffInput, pr: PrInput, review: ReviewInput, close: CloseInput, cancel: CancelInput } as const;
     const calls = [...contract.matchAll(/--name (\w+) --input '([^']+)'/g)];
     assert.ok(calls.length >= 6, `found ${calls.length} example calls`);
     for (const [, name, input] of calls) {

@@ -48,7 +48,7 @@ export function addOpenOptions(command: Command): Command {
     .option('--token-env <var>', described(Credentials.in.shape.token_env))
     .option('--cleanup-policy <policy>', `${described(open.cleanup_policy)} ${described(CleanupPolicy)}`)
     .option('--session-id <id>', described(open.session_id))
-    .option('--require-approval <operation>', `${described(open.require_approval)} Repeat for more (push).`, (value: string, all: string[] = []) => [...all, value]);
+    .option('--require-approval <operation>', `${described(open.require_approval)} Repeat for more (push, pr).`, (value: string, all: string[] = []) => [...all, value]);
 }
 
 /** The coding_open input the open options describe (fields not given are left out, for the contract's defaults). */

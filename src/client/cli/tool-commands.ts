@@ -1,10 +1,10 @@
-// The tool commands: one per tool of the contract (open, code, branch, commit, push, diff, close, status), plus list and
+// The tool commands: one per tool of the contract (open, code, branch, commit, push, diff, pr, close, status), plus list and
 // cancel. Each prints the tool's JSON result (with --json, or whenever its output is not a terminal: scripts and
 // agents read exactly the contract) or, at a terminal, its reading for a person (src/client/views/). Each also
 // takes the tool's whole JSON input as --input. The request is built (and a usage error raised) before anything
 // connects.
 import type { Command } from 'commander';
-import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, PushInput, SessionId } from '../../contract.js';
+import { BranchInput, CancelInput, CloseInput, CodeInput, CommitInput, DiffInput, PrInput, PushInput, SessionId } from '../../contract.js';
 import type { CodingClient } from '../client.js';
 import { diffView } from '../views/diff-view.js';
 import { resultLine } from '../views/result-lines.js';
@@ -182,6 +182,25 @@ export function addToolCommands(program: Command, finish: Finish): void {
       },
       diffView,
     ),
+  );
+
+  addInputOption(
+    program
+      .command('pr')
+      .description('Open the pull request of the session\'s branch, or update the open one (tool coding_pr); push the branch first.')
+      .argument('[session_id]', SESSION)
+      .option('--title <text>', described(PrInput.shape.title))
+      .option('--body <text>', described(PrInput.shape.body))
+      .option('--base <branch>', described(PrInput.shape.base))
+      .option('--draft', described(PrInput.shape.draft)),
+    'coding_pr',
+  ).action(
+    act((id: string | undefined, options: { title?: string; body?: string; base?: string; draft?: boolean } & Input, command: Command) => {
+      const input = parseInput(options.input);
+      const session_id = sessionOf(command, input, id);
+      const request = input ?? { session_id, title: options.title, body: options.body, base: options.base, draft: options.draft ?? false };
+      return (client) => client.pr(request as never);
+    }, resultLine.pr),
   );
 
   addInputOption(

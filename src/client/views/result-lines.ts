@@ -1,6 +1,6 @@
 // What the tool commands print at a terminal: one line saying what happened. The JSON (`--json`, or any pipe) is
 // the tool's result as the contract defines it; this is only its reading for a person.
-import type { BranchResult, CheckResult, ChecksResult, CloseResult, CodeResult, CommitResult, OpenResult, PushResult, ReviewResult } from '../../contract.js';
+import type { BranchResult, CheckResult, ChecksResult, CloseResult, CodeResult, CommitResult, OpenResult, PrResult, PushResult, ReviewResult } from '../../contract.js';
 import { duration, money, paint, type Terminal } from './terminal.js';
 
 const short = (hash: string) => hash.slice(0, 10);
@@ -33,6 +33,11 @@ export const resultLine = {
     return `Pushed ${paint(term, 'bold', r.branch)} to ${r.remote} at ${short(r.commit_hash)}${r.set_upstream ? ' (upstream set)' : ''}`;
   },
 
+  pr(r: PrResult, term: Terminal): string {
+    if (r.awaiting_approval) return `${paint(term, 'yellow', 'Awaiting approval')}: the pull request of ${paint(term, 'bold', r.head)} opens once a reviewer approves`;
+    return `${r.created ? 'Opened' : 'Updated'} pull request ${paint(term, 'bold', `#${r.number}`)} (${r.head} into ${r.base}): ${r.url}`;
+  },
+
   close(r: CloseResult, term: Terminal): string {
     const workspace = r.workspace_deleted ? 'workspace deleted' : r.workspace_path ? `workspace kept at ${r.workspace_path}` : 'workspace kept';
     const saved = r.saved_to ? `; work no remote had was saved to ${r.saved_to}` : '';
@@ -41,7 +46,7 @@ export const resultLine = {
   },
 
   review(r: ReviewResult, term: Terminal): string {
-    if (r.decision === 'approve') return `${paint(term, 'green', 'Approved')}${r.push ? `: ${resultLine.push(r.push, term)}` : ''}`;
+    if (r.decision === 'approve') return `${paint(term, 'green', 'Approved')}${r.push ? `: ${resultLine.push(r.push, term)}` : r.pr ? `: ${resultLine.pr(r.pr, term)}` : ''}`;
     const parts = [paint(term, 'red', 'Rejected')];
     if (r.fix) parts.push(`the agent's fix: ${resultLine.code(r.fix, term)}`);
     if (r.commit) parts.push(resultLine.commit(r.commit, term));
