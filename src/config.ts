@@ -91,7 +91,7 @@ const NatsAgentConfig = z
 
 const NatsConfig = z
   .object({
-    url: z.string().default('nats://localhost:4222').describe('NATS server URL (comma-separated for several servers). Used by the opencode-nats backend and by nats-agent.'),
+    url: z.string().default('nats://localhost:4222').describe('NATS server URL (comma-separated for several servers). Used by the nats (opencode-nats) backend and by nats-agent.'),
     creds_file: z.string().optional().describe('NATS credentials file (user JWT and seed), read at connect; never logged or sent.'),
     subjects: z
       .object({

@@ -47,8 +47,8 @@ export const FAILURE_TYPES = {
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 
-export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'codex', 'gemini', 'qwen', 'copilot'] as const;
-export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, opencode-nats, codex, gemini, qwen or copilot.');
+export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'codex', 'gemini', 'qwen', 'copilot', 'nats'] as const;
+export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, codex, gemini, qwen or copilot (on this worker), or nats (coding agents on other machines, each with its own local backend; opencode-nats is the same, by its first name).');
 export type Backend = z.infer<typeof Backend>;
 
 export const CleanupPolicy = z
@@ -399,6 +399,7 @@ export const OpenResult = z.object({
   managed: z.boolean(),
   attached: z.boolean().describe('True when coding_open attached to an already running workflow-scope session.'),
   backend: Backend,
+  agent_backend: Backend.optional().describe('nats / opencode-nats: the local backend the coding agent holding the workspace codes with (its coding.nats.agent.backend).'),
   branch: z.string().optional(),
 });
 export type OpenResult = z.infer<typeof OpenResult>;
@@ -585,6 +586,7 @@ export const SessionStatus = z.object({
   session_id: z.string(),
   title: z.string().optional(),
   backend: Backend.optional(),
+  agent_backend: Backend.optional().describe('nats / opencode-nats: the local backend the coding agent holding the workspace codes with.'),
   repo_url: z.string().optional(),
   branch: z.string().optional(),
   workspace_path: z.string().optional(),

@@ -135,13 +135,16 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     assert.equal((await kv.sessions.get(sessionKey(opened.session_id)))?.operation, 'DEL');
   });
 
-  it('runs the full git workflow through opencode-nats with the local backends’ result shape; no secret on the wire', async () => {
+  it('runs the full git workflow through nats (opencode-nats’ general name) with the local backends’ result shape; the agent’s backend in status; no secret on the wire', async () => {
     const a = await agent('agent-a');
     const repo = 'nats-full';
     const url = await w.git.createRepo(repo, { 'src/app.txt': 'app\n' });
     w.claude.setScript(defaultScript({ file: 'src/health.txt', content: 'status: ok\n', command: 'sleep 3 && echo ran > ran.txt', finalText: 'Added the health file.' }));
 
-    const opened = await variant.client.open({ repo_url: url, title: 'Add health', backend: 'opencode-nats' });
+    const opened = await variant.client.open({ repo_url: url, title: 'Add health', backend: 'nats' });
+    assert.equal(opened.backend, 'nats');
+    assert.equal(opened.agent_backend, 'claudecode', 'the local backend of the agent holding the workspace');
+    assert.equal((await variant.client.status(opened.session_id)).agent_backend, 'claudecode');
     assert.equal(opened.managed, true);
     assert.equal(opened.attached, false);
     assert.ok(opened.workspace_path.startsWith(`${a.base}/`));
@@ -169,7 +172,7 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
         { path: 'src/health.txt', status: 'added' },
       ],
     );
-    assert.equal(code.trace.backend, 'opencode-nats');
+    assert.equal(code.trace.backend, 'nats');
     const tools = code.trace.tool_calls.map((c) => c.tool);
     assert.ok(tools.includes('Write') && tools.includes('Bash'), `tool calls: ${tools}`);
     assert.ok(code.trace.tokens.input > 0 && code.trace.cost > 0, JSON.stringify(code.trace));

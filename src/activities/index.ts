@@ -2,7 +2,7 @@
 // works, and turn its errors into Temporal failures (retryable or not, token removed, one clear line).
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Budget, BranchRequest, Check, CheckResult, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
+import type { Backend, Budget, BranchRequest, Check, CheckResult, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
@@ -20,6 +20,8 @@ export interface OpenedSession extends SessionSettings {
   session: SessionRef;
   repo_cloned: boolean;
   branch?: string;
+  /** A remote backend: the local backend its coding agent codes with. */
+  agent_backend?: Backend;
   /** Task queue of the worker that holds the workspace: every later activity goes there. */
   worker_queue: string;
   /** A checkpoint store is configured: a lost worker's session moves to another worker (restoreWorkspace). */
@@ -142,6 +144,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           session,
           repo_cloned: opened.repo_cloned,
           branch: opened.branch,
+          ...(opened.agent_backend ? { agent_backend: opened.agent_backend } : {}),
           // A remote backend's workspace is on its agent, so any worker can carry its operations.
           worker_queue: backends.get(backend).remote ? config.temporal.task_queue : hostQueue,
           ...sessionSettings(config, start),

@@ -92,7 +92,7 @@ export async function runDoctor(config: CodingConfig): Promise<Check[]> {
   const natsAddress = /^[a-z]+:\/\//i.test(natsServer) ? new URL(natsServer) : new URL(`nats://${natsServer}`);
   const natsOpen = await portOpen(natsAddress.hostname, Number(natsAddress.port || 4222), 3000);
   checks.push({
-    name: 'opencode-nats',
+    name: 'nats',
     ok: natsOpen,
     detail: `NATS ${natsAddress.host} ${natsOpen ? 'reachable' : 'unreachable'}${config.nats.creds_file ? ` (creds ${config.nats.creds_file})` : ''}; tasks run on coding agents (station-coding nats-agent)`,
     fix: natsOpen ? undefined : 'start nats-server with JetStream (nats-server -js) or fix coding.nats.url',

@@ -52,6 +52,8 @@ export interface OpenOutcome {
   branch?: string;
   /** The repository the workspace belongs to (for an existing workspace: its origin). */
   repo_url?: string;
+  /** A remote backend: the local backend its coding agent codes with. */
+  agent_backend?: BackendName;
 }
 
 export interface CodeOperation extends CodeRequest {

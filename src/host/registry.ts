@@ -46,9 +46,9 @@ export class LocalBackendRegistry implements BackendRegistry {
   get(name: BackendName): CodingBackend {
     let backend = this.backends.get(name);
     if (!backend) {
-      if (name === 'opencode-nats') {
+      if (name === 'nats' || name === 'opencode-nats') {
         // The workspace and the coding are on a coding agent (`nats-agent`), reached over NATS JetStream.
-        const nats = new NatsBackend(this.config);
+        const nats = new NatsBackend(this.config, name);
         this.closers.push(() => nats.shutdown());
         backend = nats;
       } else {
@@ -134,8 +134,9 @@ export class LocalBackendRegistry implements BackendRegistry {
           pricing: c.pricing,
           sandbox,
         });
+      case 'nats':
       case 'opencode-nats':
-        throw new CodingError('opencode-nats has no local runner: its tasks run on coding agents (station-coding nats-agent)', 'invalid_input');
+        throw new CodingError(`${name} has no local runner: its tasks run on coding agents (station-coding nats-agent)`, 'invalid_input');
     }
   }
 }

@@ -12,6 +12,7 @@ const SPAN_PREFIX: Record<BackendName, string> = {
   opencode: 'opencode',
   'opencode-cli': 'opencode.cli',
   'opencode-nats': 'opencode.nats',
+  nats: 'nats',
   codex: 'codex',
   gemini: 'gemini',
   qwen: 'qwen',

@@ -170,6 +170,7 @@ export class Session {
     Object.assign(this.status, {
       state: 'open',
       backend: this.opened.session.backend,
+      ...(this.opened.agent_backend ? { agent_backend: this.opened.agent_backend } : {}),
       workspace_path: this.opened.session.workspace_path,
       managed: this.opened.session.managed,
       repo_url: this.opened.session.repo_url,
@@ -209,6 +210,7 @@ export class Session {
       managed: this.opened.session.managed,
       attached: this.opens > 1,
       backend: this.opened.session.backend,
+      ...(this.opened.agent_backend ? { agent_backend: this.opened.agent_backend } : {}),
       ...(this.status.branch ? { branch: this.status.branch } : {}),
     };
   }

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Context } from '@temporalio/activity';
-import { BranchResult, CodeResult, CommitResult, DiffResult, PushResult } from '../../contract.js';
+import { Backend, BranchResult, CodeResult, CommitResult, DiffResult, PushResult } from '../../contract.js';
 import type { CodingConfig } from '../../config.js';
 import type {
   CloseOperation,
@@ -41,16 +41,21 @@ const OpenOutcomeWire = z.object({
   managed: z.boolean(),
   branch: z.string().optional(),
   repo_url: z.string().optional(),
+  /** The agent's own local backend (agents before this field say nothing). */
+  agent_backend: Backend.optional(),
 });
 const CodeOutcomeWire = CodeResult.extend({ backend_session_id: z.string().optional() });
 const CloseOutcomeWire = z.object({ workspace_deleted: z.boolean(), saved_to: z.string().optional() });
 
 export class NatsBackend implements CodingBackend {
-  readonly name = 'opencode-nats' as const;
   readonly remote = true;
   private link?: Promise<NatsLink>;
 
-  constructor(private readonly config: CodingConfig) {}
+  /** `name`: nats, or opencode-nats, its first name (the same backend). */
+  constructor(
+    private readonly config: CodingConfig,
+    readonly name: 'nats' | 'opencode-nats' = 'nats',
+  ) {}
 
   async shutdown(): Promise<void> {
     const link = this.link;
@@ -124,7 +129,7 @@ export class NatsBackend implements CodingBackend {
 
   async check(): Promise<CheckResult[]> {
     // The workspace is on a coding agent, and the protocol has no check operation yet: said plainly, not faked.
-    throw new CodingError('checks are not available on opencode-nats yet: its workspaces are on the coding agents (run them with a local backend)', 'invalid_input');
+    throw new CodingError(`checks are not available on ${this.name} yet: its workspaces are on the coding agents (run them with a local backend)`, 'invalid_input');
   }
 
   async close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome> {

@@ -14,7 +14,7 @@ export function addHostCommands(program: Command, finish: Finish): void {
   program
     .command('nats-agent')
     .description(
-      'A coding agent for backend opencode-nats: takes tasks from NATS JetStream and codes with its local backend (docs/nats.md); stops cleanly on SIGINT / SIGTERM.',
+      'A coding agent for backend nats (opencode-nats): takes tasks from NATS JetStream and codes with its local backend (docs/nats.md); stops cleanly on SIGINT / SIGTERM.',
     )
     .action(async (_options: object, command: Command) => finish(await runNatsAgent((await prepare(command)).config)));
 
@@ -90,7 +90,7 @@ async function runWorker(config: CodingConfig): Promise<number> {
   return 0;
 }
 
-/** A coding agent for opencode-nats: takes tasks from NATS JetStream until SIGINT / SIGTERM. */
+/** A coding agent for nats (opencode-nats): takes tasks from NATS JetStream until SIGINT / SIGTERM. */
 async function runNatsAgent(config: CodingConfig): Promise<number> {
   const { NatsAgent } = await import('../../nats/agent/agent.js');
   const agent = new NatsAgent({ config });

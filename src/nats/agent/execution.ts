@@ -65,7 +65,7 @@ export class Execution {
         updated_at: now,
       };
       await this.ctx.link.sessions.put(sessionKey(task.session), encode(record));
-      return { result: opened, artifacts: [] };
+      return { result: { ...opened, agent_backend: local }, artifacts: [] };
     }
     const record = await this.sessionOf(task);
     const session: SessionRef = {
