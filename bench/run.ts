@@ -5,7 +5,10 @@
 //   BENCH_ROUNDS          rounds of the branch / commit / initialize rows (default 25)
 //   BENCH_OPENS           sessions opening at once on the big repository (default 20)
 //   BENCH_TASK_SESSIONS   sessions each running a task on one worker (default 12; the issue's 50 take minutes on 2 cores)
-//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, mcp (default all)
+//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, mcp, backends (default all)
+//   BENCH_BACKEND_ROUNDS  rounds of each backend's task-through-a-session row (default 5)
+//   BENCH_BACKENDS        a comma-separated choice of the backends of that part (default every local one)
+//   BENCH_SANDBOX         coding.sandbox of that part's worker (default auto: bubblewrap here), to see the walls' share
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -27,13 +30,15 @@ import { startGitServer } from '../test/support/git-server.js';
 import { startFakeAnthropic, defaultScript } from '../test/support/fake-anthropic.js';
 import type { FakeScript } from '../test/support/fake-model.js';
 import { BIN } from '../test/support/world.js';
+import { startBackendBench } from './backends.js';
 import { agentProcesses, diskUse, interleaved, loadAverage, mb, median, quantile, rssOf, run, timed } from './measure.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
 const OPENS = Number(process.env.BENCH_OPENS ?? 20);
 const TASK_SESSIONS = Number(process.env.BENCH_TASK_SESSIONS ?? 12);
+const BACKEND_ROUNDS = Number(process.env.BENCH_BACKEND_ROUNDS ?? 5);
 const TOKEN = `bench-${randomBytes(6).toString('hex')}`;
-/** BENCH_ONLY=git,opens,tasks,progress,mcp runs only those parts (default: all). */
+/** BENCH_ONLY=git,opens,tasks,progress,mcp,backends runs only those parts (default: all). */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
 const only = (part: string) => !ONLY || ONLY.includes(part);
 
@@ -255,6 +260,15 @@ async function main() {
       '≤ 300 ms',
       median(t.a) <= 300,
     );
+  }
+
+  // ---- each backend: a task through a session vs the same CLI by hand ----
+  if (only('backends')) {
+    const backends = await startBackendBench(scratch, process.env.BENCH_BACKENDS?.split(',').map((b) => b.trim()));
+    const worker = await startWorker('backends', { ...backends.config, ...(process.env.BENCH_SANDBOX ? { sandbox: process.env.BENCH_SANDBOX } : {}) });
+    await backends.measure({ rounds: BACKEND_ROUNDS, client: worker.client, repoUrl: (name) => gitServer.createRepo(name, { 'README.md': 'bench\n' }), row });
+    await worker.stop();
+    await backends.close();
   }
 
   await main.stop();
