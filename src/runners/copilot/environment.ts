@@ -2,6 +2,7 @@
 // CLI), and the secrets in it that are cut out of every message we pass on.
 import { baseChildEnv } from '../../process/spawn.js';
 import { cutSecrets } from '../child-secrets.js';
+import { compileCacheIn } from './home.js';
 
 export function childEnv(home: string, packageCache: string, model: string | undefined, extra: Record<string, string> | undefined): Record<string, string> {
   const env = baseChildEnv({ HOME: home });
@@ -17,6 +18,8 @@ export function childEnv(home: string, packageCache: string, model: string | und
   env.COPILOT_AUTO_UPDATE = 'false';
   // The CLI's unpacked program, shared by the worker's sessions (package-cache.ts); its state stays in HOME.
   env.COPILOT_PKG_CACHE_HOME = packageCache;
+  // Compiled code kept between the session's tasks (package-cache.ts: /tmp is empty inside the walls).
+  env.NODE_COMPILE_CACHE = compileCacheIn(home);
   delete env.COPILOT_HOME;
   delete env.COPILOT_CACHE_HOME;
   return env;

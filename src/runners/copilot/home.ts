@@ -5,7 +5,7 @@
 // Resume (1.0.102): `--session-id <uuid>` continues the session with that id, or starts a new one under it. So a
 // new conversation gets an id fixed up front (checkpointed before the model is called), and a retry of the same
 // task derives the same id and continues what its first attempt left.
-import { existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentTask } from '../../core/runner.js';
 import { CodingError } from '../../core/errors.js';
@@ -16,10 +16,15 @@ export function copilotHome(stateDir: string, sessionId: string): string {
   return sessionHome(path.join(stateDir, 'sessions'), sessionId);
 }
 
-/** Create the session's HOME; returns its `.copilot` directory. */
-export function prepareHome(home: string): string {
+/** The session's own node compile cache (package-cache.ts says why). */
+export const compileCacheIn = (home: string) => path.join(home, '.cache', 'node-compile-cache');
+
+/** Create the session's HOME, its compile cache started from the worker's; returns its `.copilot` directory. */
+export function prepareHome(home: string, workerCompileCache: string): string {
   const dir = path.join(home, '.copilot');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const own = compileCacheIn(home);
+  if (!existsSync(own) && existsSync(workerCompileCache)) cpSync(workerCompileCache, own, { recursive: true });
   return dir;
 }
 

@@ -23,7 +23,7 @@ import { copilotArgs } from './arguments.js';
 import { childEnv } from './environment.js';
 import { chooseConversation, copilotHome, eventsFile, prepareHome } from './home.js';
 import { interpret } from './outcome.js';
-import { ensurePackageCache } from './package-cache.js';
+import { compileCacheOf, ensurePackageCache } from './package-cache.js';
 import { StreamReader } from './stream-reader.js';
 import { UsageLog } from './usage-log.js';
 
@@ -58,7 +58,7 @@ export class CopilotRunner implements AgentRunner {
     const packageCache = path.join(this.settings.state_dir, 'package-cache');
     await ensurePackageCache(binary, packageCache);
     const home = copilotHome(this.settings.state_dir, task.session_id);
-    const copilotDir = prepareHome(home);
+    const copilotDir = prepareHome(home, compileCacheOf(packageCache));
     const env = childEnv(home, packageCache, this.settings.model, this.settings.env);
     if (task.traceparent) env.TRACEPARENT = task.traceparent;
     const secrets = secretValues(env);
