@@ -5,7 +5,7 @@
 //   BENCH_ROUNDS          rounds of the branch / commit / initialize rows (default 25)
 //   BENCH_OPENS           sessions opening at once on the big repository (default 20)
 //   BENCH_TASK_SESSIONS   sessions each running a task on one worker (default 12; the issue's 50 take minutes on 2 cores)
-//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, mcp, backends (default all)
+//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, checks, mcp, backends (default all)
 //   BENCH_BACKEND_ROUNDS  rounds of each backend's task-through-a-session row (default 5)
 //   BENCH_BACKENDS        a comma-separated choice of the backends of that part (default every local one)
 //   BENCH_SANDBOX         coding.sandbox of that part's worker (default auto: bubblewrap here), to see the walls' share
@@ -249,6 +249,31 @@ async function main() {
       'p95 ≤ 300 ms, no event lost',
       p95 <= 300 && lost === 0,
     );
+  }
+
+  // ---- a check through the session (the `check` update: workflow, activity, the agent's walls) vs by hand ----
+  if (only('checks')) {
+    const command = 'test -d .git && ls >/dev/null';
+    const url = await gitServer.createRepo('checks', { 'f.txt': '0\n' });
+    const { session_id, workspace_path } = await main.client.open({ repo_url: url, checks: [{ name: 'probe', run: command, timeout_sec: 30 }] });
+    const inside: number[] = [];
+    const t = await interleaved(
+      ROUNDS,
+      async () => {
+        const result = await main.client.check({ session_id });
+        if (!result.passed) throw new Error(`the bench check failed: ${JSON.stringify(result)}`);
+        inside.push(result.checks[0]!.duration_ms);
+      },
+      () => run('sh', ['-c', command], { cwd: workspace_path }),
+    );
+    const [through, hand] = [median(t.a), median(t.b)];
+    row(
+      'a check through the session (`check` update) vs the same command by hand in the workspace',
+      `${through.toFixed(0)} ms vs ${hand.toFixed(0)} ms: ${(through - hand).toFixed(0)} ms added p50; the check itself (its duration_ms, in the walls) ${median(inside).toFixed(0)} ms`,
+      '≤ 50 ms added',
+      through - hand <= 50,
+    );
+    await main.client.close({ session_id });
   }
 
   // ---- `station-coding mcp` answering initialize ----
