@@ -141,7 +141,8 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
     const url = await w.git.createRepo(repo, { 'src/app.txt': 'app\n' });
     w.claude.setScript(defaultScript({ file: 'src/health.txt', content: 'status: ok\n', command: 'sleep 3 && echo ran > ran.txt', finalText: 'Added the health file.' }));
 
-    const opened = await variant.client.open({ repo_url: url, title: 'Add health', backend: 'nats' });
+    const checks = [{ name: 'health', run: 'test -f src/health.txt && grep -q ok src/health.txt && echo "health ok"', timeout_sec: 30 }];
+    const opened = await variant.client.open({ repo_url: url, title: 'Add health', backend: 'nats', checks });
     assert.equal(opened.backend, 'nats');
     assert.equal(opened.agent_backend, 'claudecode', 'the local backend of the agent holding the workspace');
     assert.equal((await variant.client.status(opened.session_id)).agent_backend, 'claudecode');
@@ -173,6 +174,13 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
       ],
     );
     assert.equal(code.trace.backend, 'nats');
+    // The session's checks run on the agent, in the workspace it holds.
+    const checked = await variant.client.check({ session_id });
+    assert.equal(checked.passed, true, JSON.stringify(checked));
+    assert.deepEqual(
+      checked.checks.map((c) => [c.name, c.exit_code, c.output_tail.trim()]),
+      [['health', 0, 'health ok']],
+    );
     const tools = code.trace.tool_calls.map((c) => c.tool);
     assert.ok(tools.includes('Write') && tools.includes('Bash'), `tool calls: ${tools}`);
     assert.ok(code.trace.tokens.input > 0 && code.trace.cost > 0, JSON.stringify(code.trace));

@@ -6,7 +6,7 @@
 // Nothing here carries a secret: git tokens are named (token_env) and resolved on the agent; NATS
 // credentials stay in the creds file of each process.
 import { z } from 'zod';
-import { BranchName, DIFF_MAX_BYTES, RemoteName, SessionId, describeZodError, invalidRepoUrlReason, invalidWorkspaceRelativePathReason } from '../contract.js';
+import { BranchName, Check, DIFF_MAX_BYTES, RemoteName, SessionId, describeZodError, invalidRepoUrlReason, invalidWorkspaceRelativePathReason } from '../contract.js';
 import type { CodingConfig } from '../config.js';
 
 export const PROTOCOL_VERSION = 1 as const;
@@ -85,7 +85,7 @@ const check = (reasonOf: (v: string) => string | undefined) => (value: string, c
 };
 const AbsolutePath = z.string().max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path');
 
-export const OPS = ['open', 'code', 'branch', 'commit', 'push', 'diff', 'close'] as const;
+export const OPS = ['open', 'code', 'branch', 'commit', 'push', 'diff', 'check', 'close'] as const;
 export type Op = (typeof OPS)[number];
 
 // ---- task messages (JetStream, <task> and <task>.<agent>) --------------------------------------------
@@ -145,9 +145,12 @@ export const PushTask = z
 export const DiffTask = z
   .object({ ...SessionTaskBase, op: z.literal('diff'), base: BranchName.optional(), uncommitted: z.boolean(), max_bytes: z.number().int().min(1000).max(DIFF_MAX_BYTES) })
   .strict();
+export const CheckTask = z
+  .object({ ...SessionTaskBase, op: z.literal('check'), checks: z.array(Check).min(1).max(20).describe('The checks to run in the workspace, inside the agent’s walls (already chosen by the worker).') })
+  .strict();
 export const CloseTask = z.object({ ...SessionTaskBase, op: z.literal('close'), delete_workspace: z.boolean() }).strict();
 
-export const TaskMessage = z.discriminatedUnion('op', [OpenTask, CodeTask, BranchTask, CommitTask, PushTask, DiffTask, CloseTask]);
+export const TaskMessage = z.discriminatedUnion('op', [OpenTask, CodeTask, BranchTask, CommitTask, PushTask, DiffTask, CheckTask, CloseTask]);
 export type TaskMessage = z.output<typeof TaskMessage>;
 export type TaskInput = z.input<typeof TaskMessage>;
 export type SessionTask = Exclude<TaskMessage, { op: 'open' }>;

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Context } from '@temporalio/activity';
-import { Backend, BranchResult, CodeResult, CommitResult, DiffResult, PushResult } from '../../contract.js';
+import { Backend, BranchResult, CheckResult, CodeResult, CommitResult, DiffResult, PushResult } from '../../contract.js';
 import type { CodingConfig } from '../../config.js';
 import type {
   CloseOperation,
@@ -29,7 +29,7 @@ import type {
   SessionRef,
 } from '../../core/backend.js';
 import type { ProgressSink } from '../../core/runner.js';
-import type { BranchRequest, CheckResult, CommitRequest, DiffRequest, PushRequest } from '../../contract.js';
+import type { BranchRequest, Check, CommitRequest, DiffRequest, PushRequest } from '../../contract.js';
 import { CodingError } from '../../core/errors.js';
 import { openLink, readEntry, type NatsLink } from '../../nats/connection.js';
 import { PROTOCOL_VERSION, SessionRecord, TaskMessage, encode, sessionKey, type Op, type TaskInput } from '../../nats/protocol.js';
@@ -127,9 +127,9 @@ export class NatsBackend implements CodingBackend {
     return parseResult(DiffResult, await this.perform(task, base.agent, signal), 'diff');
   }
 
-  async check(): Promise<CheckResult[]> {
-    // The workspace is on a coding agent, and the protocol has no check operation yet: said plainly, not faked.
-    throw new CodingError(`checks are not available on ${this.name} yet: its workspaces are on the coding agents (run them with a local backend)`, 'invalid_input');
+  async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
+    const base = await this.sessionTask(session, 'check');
+    return parseResult(z.array(CheckResult), await this.perform({ ...base, op: 'check', checks }, base.agent, signal), 'check');
   }
 
   async close(op: CloseOperation, signal: AbortSignal): Promise<CloseOutcome> {

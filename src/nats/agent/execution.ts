@@ -88,6 +88,8 @@ export class Execution {
         return { result: await this.backend.push(session, { remote: task.remote, branch: task.branch, set_upstream: task.set_upstream }, signal), artifacts: [] };
       case 'diff':
         return { result: await this.backend.diff(session, { base: task.base, uncommitted: task.uncommitted, max_bytes: task.max_bytes }, signal), artifacts: [] };
+      case 'check':
+        return { result: await this.backend.check(session, task.checks, signal), artifacts: [] };
       case 'close': {
         const closed = await this.backend.close({ session, delete_workspace: task.delete_workspace });
         await this.ctx.link.sessions.delete(sessionKey(task.session));
