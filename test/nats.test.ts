@@ -208,7 +208,7 @@ describe('opencode-nats: coding agents over NATS JetStream', function () {
 
     // The full diff of the task is in the object store; the task record names it.
     const records = await stateRecords(session_id);
-    assert.deepEqual(records.map((r) => r.op).sort(), ['branch', 'code', 'commit', 'diff', 'open', 'push']);
+    assert.deepEqual(records.map((r) => r.op).sort(), ['branch', 'check', 'code', 'commit', 'diff', 'open', 'push']);
     assert.ok(records.every((r) => r.status === 'done' && r.agent === 'agent-a'));
     const artifact = records.find((r) => r.op === 'code')!.artifacts?.find((x) => x.kind === 'diff');
     assert.ok(artifact, 'diff artifact');
