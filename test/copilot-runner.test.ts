@@ -2,17 +2,14 @@
 // own (BYOK, offline); the only fake is the model (test/support/fake-openai.ts on 127.0.0.1, the OpenAI
 // chat-completions API). Each test gets its own git workspace; the state dir (and its unpacked CLI) is shared.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentTask } from '../src/core/runner.js';
 import { CodingError } from '../src/core/errors.js';
-import type { ProgressEvent, Tokens } from '../src/contract.js';
 import { CopilotRunner, type CopilotSettings } from '../src/runners/copilot/runner.js';
 import { copilotHome } from '../src/runners/copilot/home.js';
 import { copilotScript, startFakeOpenAI, type FakeOpenAI, type FakeScript } from './support/fake-openai.js';
 import { pgrep, processCommands, waitFor } from './support/helpers.js';
+import { recordingTask, runnerScratch, type RunnerScratch } from './support/runner-harness.js';
 
 const BINARY = path.resolve(new URL('../..', import.meta.url).pathname, 'node_modules', '.bin', 'copilot');
 const API_KEY = 'sk-copilot-SECRET-0123456789abcdef';
@@ -23,29 +20,22 @@ const PRICING = { [MODEL]: { input: 2, output: 6, cache_read: 0.5 } };
 describe('CopilotRunner with the real copilot CLI', function () {
   this.timeout(120_000);
   let fake: FakeOpenAI;
-  let root: string;
-  let counter = 0;
-  const savedGithubToken = process.env.GITHUB_TOKEN;
+  let scratch: RunnerScratch;
 
   before(async () => {
     assert.ok(existsSync(BINARY), `copilot binary missing at ${BINARY}`);
     fake = await startFakeOpenAI();
-    root = mkdtempSync(path.join(os.tmpdir(), 'copilot-runner-'));
-    process.env.GITHUB_TOKEN = 'ghp_worker_secret_do_not_leak';
+    scratch = runnerScratch('copilot-runner');
   });
 
   after(async () => {
-    if (savedGithubToken === undefined) delete process.env.GITHUB_TOKEN;
-    else process.env.GITHUB_TOKEN = savedGithubToken;
+    scratch?.close();
     await fake?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   function setup(script: FakeScript, overrides: Partial<CopilotSettings> = {}) {
-    counter++;
-    const workspace = path.join(root, `ws-${counter}`);
-    const stateDir = path.join(root, 'state');
-    execFileSync('git', ['init', '-q', workspace]);
+    const workspace = scratch.workspace();
+    const stateDir = path.join(scratch.root, 'state');
     fake.setScript(script);
     fake.requests.length = 0;
     const runner = new CopilotRunner({
@@ -60,21 +50,8 @@ describe('CopilotRunner with the real copilot CLI', function () {
     return { workspace, stateDir, runner };
   }
 
-  function makeTask(workspace: string, opts: Partial<AgentTask> = {}) {
-    const progress: ProgressEvent[] = [];
-    const usage: Array<{ tokens: Tokens; cost: number }> = [];
-    const task: AgentTask = {
-      session_id: `sess-${path.basename(workspace)}`,
-      workspace_path: workspace,
-      prompt: 'Create hello.txt and show it.',
-      timeout_ms: 60_000,
-      signal: new AbortController().signal,
-      progress: (event) => progress.push(event),
-      usage: (tokens, cost) => usage.push({ tokens, cost }),
-      ...opts,
-    };
-    return { task, progress, usage };
-  }
+  const makeTask = recordingTask;
+
 
   it('runs a create + bash + text task: file, tool calls, tokens from its event log, priced cost, the conversation id up front', async () => {
     const { workspace, stateDir, runner } = setup(copilotScript({ command: 'cat hello.txt; env', finalText: 'All done.' }));
@@ -168,7 +145,7 @@ describe('CopilotRunner with the real copilot CLI', function () {
   });
 
   it('a missing binary says how to install it', async () => {
-    const { workspace, runner } = setup(copilotScript(), { binary_path: path.join(root, 'no-such-copilot') });
+    const { workspace, runner } = setup(copilotScript(), { binary_path: path.join(scratch.root, 'no-such-copilot') });
     await assert.rejects(runner.run(makeTask(workspace).task), (err: CodingError) => {
       assert.equal(err.kind, 'binary_missing');
       assert.match(err.message, /npm install -g @github\/copilot/);

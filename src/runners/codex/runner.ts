@@ -16,10 +16,10 @@
 //   environment.ts    the child's environment and the secrets cut out of what we pass on
 // Resume: a later task, and a retry of a task whose worker died, continue the thread with `codex exec resume`;
 // a thread this worker does not have is a CodingError 'not_found' naming it, and LocalBackend starts a new one.
+import type { AgentCliSettings } from '../agent-cli-settings.js';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
-import type { Sandbox } from '../../process/sandbox.js';
 import { runProcess } from '../../process/spawn.js';
-import { priceTokens, type Pricing } from '../pricing.js';
+import { priceTokens } from '../pricing.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { codexArgs } from './arguments.js';
 import { binaryMissing, resolveCodexBinary } from './binary.js';
@@ -30,19 +30,7 @@ import { interpret, runTokens, threadNotFound } from './outcome.js';
 import { findRollout, RolloutReader, type CodexUsage } from './rollout.js';
 import { CodexStreamReader } from './stream-reader.js';
 
-export interface CodexSettings {
-  binary_path: string;
-  timeout_sec: number;
-  model?: string;
-  /** Codex config keys, written into the session's CODEX_HOME/config.toml. */
-  config?: Record<string, unknown>;
-  /** Extra environment for the child (the provider's key variable). */
-  env?: Record<string, string>;
-  /** Where the per-session CODEX_HOMEs live (<state_dir>/codex). */
-  state_dir: string;
-  pricing?: Pricing;
-  sandbox?: Sandbox;
-}
+export type CodexSettings = AgentCliSettings;
 
 export class CodexRunner implements AgentRunner {
   readonly name = 'codex' as const;

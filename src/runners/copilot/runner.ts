@@ -10,14 +10,14 @@
 // one session's agent never sees another's conversations. The CLI's unpacked program is shared (package-cache.ts).
 // stdout is read by stream-reader.ts, tokens come from the conversation's event log (usage-log.ts), the result is
 // decided by outcome.ts, and the cost is priced from coding.pricing (the CLI reports premium requests, not a price).
+import type { AgentCliSettings } from '../agent-cli-settings.js';
 import path from 'node:path';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
 import { CodingError } from '../../core/errors.js';
-import type { Sandbox } from '../../process/sandbox.js';
 import { resolveBinary } from '../../process/binaries.js';
 import { runProcess } from '../../process/spawn.js';
 import { secretValues } from '../child-secrets.js';
-import { priceTokens, type Pricing } from '../pricing.js';
+import { priceTokens } from '../pricing.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { copilotArgs } from './arguments.js';
 import { childEnv } from './environment.js';
@@ -27,20 +27,8 @@ import { compileCacheOf, ensurePackageCache } from './package-cache.js';
 import { StreamReader } from './stream-reader.js';
 import { UsageLog } from './usage-log.js';
 
-export interface CopilotSettings {
-  binary_path: string;
-  timeout_sec: number;
-  /** --model; unset: COPILOT_MODEL or the CLI's default */
-  model?: string;
-  /** extra environment for the child, e.g. COPILOT_PROVIDER_BASE_URL / COPILOT_PROVIDER_API_KEY */
-  env?: Record<string, string>;
-  /** where the shared program cache and each coding session's HOME live */
-  state_dir: string;
-  /** prices per model (coding.pricing): the cost of a task */
-  pricing?: Pricing;
-  /** walls around the copilot process (none when unset) */
-  sandbox?: Sandbox;
-}
+/** No `config`: the CLI's settings are its flags and COPILOT_* variables (`env`). */
+export type CopilotSettings = Omit<AgentCliSettings, 'config'>;
 
 /** How often the event log is read for the tokens spent so far, besides at every tool call. */
 const USAGE_POLL_MS = 1000;

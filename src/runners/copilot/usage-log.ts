@@ -3,8 +3,8 @@
 // records one `session.usage_record` per model call: `{"type":"session.usage_record","data":{"usage":{"model",
 // "inputTokens","outputTokens","cacheReadTokens","cacheWriteTokens","reasoningTokens","apiCallId"}}}`, with
 // `inputTokens` counting the cached part too. Only what was appended after the run started is this task's.
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { zeroTokens, type Tokens } from '../../contract.js';
+import { AppendedLines } from '../appended-lines.js';
 
 interface Usage {
   model?: string;
@@ -16,40 +16,18 @@ interface Usage {
 }
 
 export class UsageLog {
-  private offset: number;
-  private partial = '';
+  // Earlier tasks of the conversation are in the log already: read from its end.
+  private readonly lines: AppendedLines;
   private readonly calls: Usage[] = [];
 
-  constructor(private readonly file: string) {
-    // Earlier tasks of the conversation are in the log already: start after them.
-    try {
-      this.offset = statSync(file).size;
-    } catch {
-      this.offset = 0;
-    }
+  constructor(file: string) {
+    this.lines = new AppendedLines(() => file, true);
   }
 
   /** Read what was appended since the last call; true when the totals changed. */
   poll(): boolean {
-    let fd: number;
-    try {
-      fd = openSync(this.file, 'r');
-    } catch {
-      return false;
-    }
     let changed = false;
-    try {
-      const size = fstatSync(fd).size;
-      if (size <= this.offset) return false;
-      const buffer = Buffer.alloc(size - this.offset);
-      const n = readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset += n;
-      const lines = (this.partial + buffer.subarray(0, n).toString('utf8')).split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) changed = this.onRecord(line) || changed;
-    } finally {
-      closeSync(fd);
-    }
+    for (const line of this.lines.read()) changed = this.onRecord(line) || changed;
     return changed;
   }
 

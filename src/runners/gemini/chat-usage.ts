@@ -3,8 +3,8 @@
 // conversation file (JSONL, appended as the run goes) records every model response with its usage:
 // `{"id", "timestamp", "type":"gemini", "tokens":{"input","output","cached","thoughts","tool","total"}}` (a response
 // is written again under the same id as it is updated; `input` includes `cached`).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { zeroTokens, type Tokens } from '../../contract.js';
+import { AppendedLines } from '../appended-lines.js';
 
 interface ChatTokens {
   input?: number;
@@ -14,44 +14,21 @@ interface ChatTokens {
 }
 
 export class ChatUsage {
-  private offset = 0;
-  private partial = '';
+  private readonly lines: AppendedLines;
   private readonly byResponse = new Map<string, ChatTokens>();
 
   /** `since`: ISO time of the run's start; responses of earlier runs of the conversation are not this task's. */
   constructor(
-    private readonly file: () => string | undefined,
+    file: () => string | undefined,
     private readonly since: string,
-  ) {}
+  ) {
+    this.lines = new AppendedLines(file);
+  }
 
   /** Read what was appended since the last call; true when the totals changed. */
   poll(): boolean {
-    const file = this.file();
-    if (!file) return false;
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch {
-      return false;
-    }
     let changed = false;
-    try {
-      const size = fstatSync(fd).size;
-      if (size < this.offset) {
-        // Rewritten (compacted): read it again; responses are keyed by id, so nothing counts twice.
-        this.offset = 0;
-        this.partial = '';
-      }
-      if (size === this.offset) return false;
-      const buffer = Buffer.alloc(size - this.offset);
-      const n = readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset += n;
-      const lines = (this.partial + buffer.subarray(0, n).toString('utf8')).split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) changed = this.onRecord(line) || changed;
-    } finally {
-      closeSync(fd);
-    }
+    for (const line of this.lines.read()) changed = this.onRecord(line) || changed;
     return changed;
   }
 

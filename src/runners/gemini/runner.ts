@@ -10,10 +10,10 @@
 // session's agent never sees another's conversations. stdout is read by stream-reader.ts, live token counts come
 // from the conversation file (chat-usage.ts), the result is decided by outcome.ts, and the cost is priced from
 // coding.pricing (the CLI reports tokens, never a price). Flags and files this relies on are in those files.
+import type { AgentCliSettings } from '../agent-cli-settings.js';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
-import type { Sandbox } from '../../process/sandbox.js';
 import { runProcess } from '../../process/spawn.js';
-import { priceTokens, type Pricing } from '../pricing.js';
+import { priceTokens } from '../pricing.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { geminiArgs } from './arguments.js';
 import { binaryMissing, resolveGeminiBinary } from './binary.js';
@@ -24,22 +24,7 @@ import { interpret } from './outcome.js';
 import { chooseSession, findChat, geminiHome, prepareHome, sessionFallback } from './session-store.js';
 import { StreamReader } from './stream-reader.js';
 
-export interface GeminiSettings {
-  binary_path: string;
-  timeout_sec: number;
-  /** --model; unset: the CLI's own default */
-  model?: string;
-  /** keys of the CLI's settings.json, merged over the defaults the runner writes (session-store.ts) */
-  config?: Record<string, unknown>;
-  /** extra environment for the child, e.g. GEMINI_API_KEY / GOOGLE_GEMINI_BASE_URL */
-  env?: Record<string, string>;
-  /** where each coding session's Gemini HOME lives (<state_dir>/<session>) */
-  state_dir: string;
-  /** prices per model (coding.pricing): the cost of a task */
-  pricing?: Pricing;
-  /** walls around the gemini process (none when unset) */
-  sandbox?: Sandbox;
-}
+export type GeminiSettings = AgentCliSettings;
 
 /** How often the conversation file is read for the tokens spent so far, besides at every tool call. */
 const USAGE_POLL_MS = 1000;

@@ -9,37 +9,22 @@
 // conversations), so resume survives a worker restart and one session's agent never sees another's conversations.
 // Its stream-json is Claude Code's shape, read by the claudecode StreamReader; the result is decided by outcome.ts,
 // and the cost is priced from coding.pricing (the CLI reports tokens, never a price).
+import type { AgentCliSettings } from '../agent-cli-settings.js';
 import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js';
 import type { Tokens } from '../../contract.js';
 import { CodingError } from '../../core/errors.js';
-import type { Sandbox } from '../../process/sandbox.js';
 import { resolveBinary } from '../../process/binaries.js';
 import { runProcess } from '../../process/spawn.js';
 import { StreamReader } from '../claudecode/stream-reader.js';
 import { secretValues } from '../child-secrets.js';
-import { priceTokens, type Pricing } from '../pricing.js';
+import { priceTokens } from '../pricing.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { qwenArgs } from './arguments.js';
 import { childEnv } from './environment.js';
 import { chooseConversation, prepareHome, qwenHome } from './home.js';
 import { interpret } from './outcome.js';
 
-export interface QwenSettings {
-  binary_path: string;
-  timeout_sec: number;
-  /** --model; unset: OPENAI_MODEL or the CLI's settings */
-  model?: string;
-  /** keys of the CLI's settings.json, merged over the defaults the runner writes (home.ts) */
-  config?: Record<string, unknown>;
-  /** extra environment for the child, e.g. OPENAI_BASE_URL / OPENAI_API_KEY */
-  env?: Record<string, string>;
-  /** where each coding session's Qwen HOME lives */
-  state_dir: string;
-  /** prices per model (coding.pricing): the cost of a task */
-  pricing?: Pricing;
-  /** walls around the qwen process (none when unset) */
-  sandbox?: Sandbox;
-}
+export type QwenSettings = AgentCliSettings;
 
 export class QwenRunner implements AgentRunner {
   readonly name = 'qwen' as const;
