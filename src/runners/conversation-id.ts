@@ -6,7 +6,12 @@ import type { AgentTask } from '../core/runner.js';
 
 /** A UUID (version 4 layout) derived from the coding session, workspace and prompt of `task`. */
 export function derivedConversationId(cli: string, task: AgentTask): string {
-  const hash = createHash('sha256').update(`station-coding ${cli}\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`).digest();
+  return uuidFrom(`station-coding ${cli}\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`);
+}
+
+/** A UUID (version 4 layout) that `text` always gives. */
+export function uuidFrom(text: string): string {
+  const hash = createHash('sha256').update(text).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x40; // RFC 4122 version 4 layout
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

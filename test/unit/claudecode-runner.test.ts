@@ -2,7 +2,7 @@
 // language model (test/support/fake-anthropic.ts on 127.0.0.1). Each test gets its own git workspace and HOME.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,6 +162,20 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     assert.equal(out.backend_session_id, missing);
     assert.ok(progress.some((p) => p.kind === 'text' && p.text.includes(`session ${missing} not found`)));
     assert.equal(fake.mainRequests()[0]!.headers['x-claude-code-session-id'], missing);
+  });
+
+  it('a transcript that holds no conversation (a run killed as it started): a new conversation under a new id, not an error', async () => {
+    const { workspace, home, runner } = setup(() => ({ text: 'Started over.' }));
+    const broken = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+    const dir = path.join(home, '.claude', 'projects', workspace.replace(/[^a-zA-Z0-9]/g, '-'));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${broken}.jsonl`), '');
+    const reported: string[] = [];
+    const out = await runner.run(makeTask(workspace, { backend_session_id: broken, onBackendSession: (id) => reported.push(id) }).task);
+    assert.equal(out.success, true, out.error);
+    assert.equal(out.summary, 'Started over.');
+    assert.notEqual(out.backend_session_id, broken);
+    assert.equal(reported.at(-1), out.backend_session_id, 'the new id reaches the checkpoint');
   });
 
   it('cancels during a stalled model response: returns quickly, kills claude, and a retry resumes', async () => {

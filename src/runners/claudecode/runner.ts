@@ -70,9 +70,9 @@ export class ClaudeCodeRunner implements AgentRunner {
       });
       if (outcome.spawnError) throw binaryMissing(binary, outcome.spawnError);
 
-      // The session store and the id we chose disagree (a file we did not find, or one that is gone):
-      // switch between --session-id and --resume once and run again. Nothing ran yet in either case.
-      const retry = attempt === 0 ? sessionFallback(session, stream, outcome) : undefined;
+      // The session store and the id we chose disagree (a file we did not find, one that is gone, or one that
+      // holds no conversation): switch flags (then, at most once more, the id) and run again. Nothing ran yet.
+      const retry = attempt < 2 ? sessionFallback(session, stream, outcome, attempt) : undefined;
       if (retry) {
         session = retry;
         continue;

@@ -1,10 +1,10 @@
 // Claude Code's session store on disk: whether a conversation can be resumed (--resume) or must be started
 // under an id fixed up front (--session-id), and the switch between the two when the CLI disagrees.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentTask } from '../../core/runner.js';
 import type { ProcessOutcome } from '../../process/spawn.js';
+import { uuidFrom } from '../conversation-id.js';
 import type { StreamReader } from './stream-reader.js';
 
 export type SessionMode = { flag: '--session-id' | '--resume'; id: string };
@@ -27,13 +27,12 @@ export function chooseSession(task: AgentTask, configDir: string): SessionMode {
 }
 
 function derivedSessionId(task: AgentTask): string {
-  const hash = createHash('sha256')
-    .update(`station-coding\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`)
-    .digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x40; // RFC 4122 version 4 layout (claude only checks the format)
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return uuidFrom(`station-coding\0${task.session_id}\0${task.workspace_path}\0${task.prompt}`);
+}
+
+/** Another id, derived from one that cannot be used, so a retry of the same task derives the same. */
+function freshId(id: string): string {
+  return uuidFrom(`station-coding fresh\0${id}`);
 }
 
 function isUuid(value: string): boolean {
@@ -91,12 +90,17 @@ function realpathOr(p: string): string {
   }
 }
 
-/** The other session flag, when the CLI said the one we used does not fit the session store. */
-export function sessionFallback(session: SessionMode, stream: StreamReader, outcome: ProcessOutcome): SessionMode | undefined {
+/**
+ * The other session flag, when the CLI said the one we used does not fit the session store (`attempt`: 0 for the
+ * first run of the task, 1 after one switch).
+ */
+export function sessionFallback(session: SessionMode, stream: StreamReader, outcome: ProcessOutcome, attempt: number): SessionMode | undefined {
   if (outcome.cancelled || outcome.timedOut || stream.sawModelCall) return undefined;
   const said = `${outcome.stderrTail}\n${stream.resultErrors.join('\n')}`;
-  // 2.1.197: "Error: Session ID <id> is already in use." on stderr, exit 1, no result line.
-  if (session.flag === '--session-id' && /is already in use/i.test(said)) return { flag: '--resume', id: session.id };
+  // 2.1.197: "Error: Session ID <id> is already in use." on stderr, exit 1, no result line. After a --resume that
+  // found no conversation, the transcript is there but holds none (a run killed as it started, seen on a loaded
+  // two-worker cluster): the id can be neither resumed nor reused, so the conversation starts under a new one.
+  if (session.flag === '--session-id' && /is already in use/i.test(said)) return attempt === 0 ? { flag: '--resume', id: session.id } : { flag: '--session-id', id: freshId(session.id) };
   // 2.1.197: "No conversation found with session ID: <id>", and a result error_during_execution with it in `errors`.
   if (session.flag === '--resume' && /No conversation found/i.test(said)) return { flag: '--session-id', id: session.id };
   return undefined;
