@@ -3,8 +3,8 @@
 // every failure is a CodingError whose kind a caller can act on, with the token cut out.
 import { CodingError, type ErrorKind } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
+import { isLoopback } from '../git/host-credentials.js';
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 const TIMEOUT_MS = 30_000;
 
 export class ForgeApi {
@@ -15,7 +15,7 @@ export class ForgeApi {
     private readonly signal: AbortSignal,
   ) {
     const url = new URL(base);
-    if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
       throw new CodingError(`the forge API ${base} is plain http: a token goes only over https (or to 127.0.0.1)`, 'invalid_input');
     }
   }

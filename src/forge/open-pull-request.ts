@@ -3,7 +3,7 @@
 // this branch into this base, and updates it if there is one, so a branch never gets two.
 import type { PrRequest, PrResult, TaskRecord } from '../contract.js';
 import { CodingError } from '../core/errors.js';
-import type { GitCredentials } from '../git/host-credentials.js';
+import type { ForgeKind, GitCredentials } from '../git/host-credentials.js';
 import { ForgeApi } from './forge-api.js';
 import { GitHubPullRequests, githubHeaders } from './github.js';
 import { GitLabMergeRequests, gitlabHeaders } from './gitlab.js';
@@ -43,7 +43,8 @@ export async function openPullRequest(order: PullRequestOrder, credentials: GitC
   if (!token) throw new CodingError(`coding_pr: no token is configured for the host of ${order.repo_url} (coding.git.credentials or coding.git.token_env)`, 'auth');
 
   const repo = repositoryPath(order.repo_url);
-  const pulls = pullRequestsOf(site.forge, new ForgeApi(site.api_url, headersOf(site.forge, token), token, signal), repo);
+  const forge = FORGES[site.forge];
+  const pulls = forge.pulls(new ForgeApi(site.api_url, forge.headers(token), token, signal), repo);
   const base = request.base ?? order.start_branch ?? (await pulls.defaultBranch());
   if (base === head) throw new CodingError(`coding_pr: the session's branch is ${head}, the base itself: work on a branch of its own (coding_branch) to open a pull request`, 'invalid_input');
   const fields = {
@@ -63,15 +64,12 @@ export async function openPullRequest(order: PullRequestOrder, credentials: GitC
   }
 }
 
-function pullRequestsOf(forge: 'github' | 'gitlab' | 'gitea', api: ForgeApi, repo: string): PullRequests {
-  if (forge === 'github') return new GitHubPullRequests(api, repo);
-  if (forge === 'gitlab') return new GitLabMergeRequests(api, repo);
-  return new GiteaPullRequests(api, repo);
-}
-
-function headersOf(forge: 'github' | 'gitlab' | 'gitea', token: string): Record<string, string> {
-  return forge === 'github' ? githubHeaders(token) : forge === 'gitlab' ? gitlabHeaders(token) : giteaHeaders(token);
-}
+/** Each forge: the headers its API wants, and its pull requests over that API. */
+const FORGES: Record<ForgeKind, { headers(token: string): Record<string, string>; pulls(api: ForgeApi, repo: string): PullRequests }> = {
+  github: { headers: githubHeaders, pulls: (api, repo) => new GitHubPullRequests(api, repo) },
+  gitlab: { headers: gitlabHeaders, pulls: (api, repo) => new GitLabMergeRequests(api, repo) },
+  gitea: { headers: giteaHeaders, pulls: (api, repo) => new GiteaPullRequests(api, repo) },
+};
 
 function firstInstruction(tasks: TaskRecord[]): string | undefined {
   const text = tasks[0]?.instruction.replace(/\s+/g, ' ').trim();

@@ -18,6 +18,9 @@ interface Entry {
 /** Hosts a token may travel to over plain http (the traffic never leaves the machine). */
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 
+/** A host (host or host:port) on this machine: the only place a token may go over plain http. */
+export const isLoopback = (host: string): boolean => LOOPBACK.test(host);
+
 export class GitCredentials {
   private constructor(
     private readonly entries: Entry[],
@@ -59,7 +62,7 @@ export class GitCredentials {
   tokenFor(remoteUrl: string | undefined, tokenEnv?: string): string | undefined {
     const target = remoteHost(remoteUrl);
     if (!target) return undefined;
-    if (target.scheme === 'http:' && !LOOPBACK.test(target.host)) return undefined;
+    if (target.scheme === 'http:' && !isLoopback(target.host)) return undefined;
     const candidates = this.entries.filter((e) => e.host === target.host && (!tokenEnv || e.token_env === tokenEnv));
     for (const entry of candidates) {
       const value = entry.token_env ? this.env[entry.token_env] : entry.token;

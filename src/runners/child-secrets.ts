@@ -12,6 +12,11 @@ export function secretValues(env: Record<string, string>): string[] {
     .map(([, value]) => value);
 }
 
+/** Names of the child's secret-looking variables that are set (for a CLI that hides them from its own tools). */
+export function secretNames(env: Record<string, string>): string[] {
+  return Object.keys(env).filter((key) => SECRET_NAME.test(key) && env[key]);
+}
+
 /** `text` without ANSI colours, every value of `secrets`, or anything shaped like `keyShape` (a /g pattern). */
 export function cutSecrets(text: string, secrets: string[], keyShape: RegExp): string {
   let out = text;

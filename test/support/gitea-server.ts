@@ -4,9 +4,9 @@
 // repositories are made through Gitea's own CLI and REST API.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './root.js';
+import { freePort } from './temporal-server.js';
 
 export interface GiteaServer {
   /** http://127.0.0.1:P */
@@ -145,15 +145,4 @@ function chownTree(dir: string, uid: number): void {
     if (entry.isDirectory()) chownTree(path, uid);
     else chownSync(path, uid, uid);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

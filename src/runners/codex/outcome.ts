@@ -10,8 +10,7 @@ import { priceTokens, type Pricing } from '../pricing.js';
 import { sanitize } from './environment.js';
 import type { CodexUsage } from './rollout.js';
 import type { CodexStreamReader } from './stream-reader.js';
-
-const MAX_SUMMARY = 20_000;
+import { MAX_SUMMARY, stoppedError } from '../stopped-run.js';
 
 /**
  * The contract's Tokens from the difference of two running totals. OpenAI counts cached input inside
@@ -57,8 +56,8 @@ export function interpret(run: {
     tool_calls: stream.finalToolCalls(),
   };
   // We stopped it: whatever it printed after its tools were killed is not a finished task.
-  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
-  if (outcome.cancelled) return { ...base, error: 'cancelled' };
+  const stopped = stoppedError(outcome, run.timeoutMs);
+  if (stopped) return { ...base, error: stopped };
 
   const stderr = sanitize(outcome.stderrTail, secrets).trim();
   // 0.169.0, resuming a thread this CODEX_HOME does not have: "Error: thread/resume: thread/resume failed:

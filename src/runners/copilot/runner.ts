@@ -16,7 +16,7 @@ import type { AgentOutcome, AgentRunner, AgentTask } from '../../core/runner.js'
 import { CodingError } from '../../core/errors.js';
 import { resolveBinary } from '../../process/binaries.js';
 import { runProcess } from '../../process/spawn.js';
-import { secretValues } from '../child-secrets.js';
+import { secretNames, secretValues } from '../child-secrets.js';
 import { priceTokens } from '../pricing.js';
 import { effectiveTimeoutMs } from '../task-limits.js';
 import { copilotArgs } from './arguments.js';
@@ -32,7 +32,6 @@ export type CopilotSettings = Omit<AgentCliSettings, 'config'>;
 
 /** How often the event log is read for the tokens spent so far, besides at every tool call. */
 const USAGE_POLL_MS = 1000;
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|AUTH|CREDENTIAL/i;
 
 export class CopilotRunner implements AgentRunner {
   readonly name = 'copilot' as const;
@@ -50,7 +49,6 @@ export class CopilotRunner implements AgentRunner {
     const env = childEnv(home, packageCache, this.settings.model, this.settings.env);
     if (task.traceparent) env.TRACEPARENT = task.traceparent;
     const secrets = secretValues(env);
-    const secretNames = Object.keys(env).filter((key) => SECRET_NAME.test(key) && env[key]);
 
     const conversationId = chooseConversation(task, copilotDir); // one it was given that is not here: not_found
     task.onBackendSession?.(conversationId);
@@ -65,7 +63,7 @@ export class CopilotRunner implements AgentRunner {
     try {
       outcome = await runProcess({
         file: binary,
-        args: copilotArgs(this.settings.model, conversationId, secretNames),
+        args: copilotArgs(this.settings.model, conversationId, secretNames(env)),
         cwd: task.workspace_path,
         env,
         stdin: task.prompt,

@@ -8,9 +8,7 @@ import type { PricedCost } from '../pricing.js';
 import { truncate } from '../../text.js';
 import { sanitize } from './environment.js';
 import type { StreamReader } from './stream-reader.js';
-
-/** Keeps a task's result far below Temporal's 2 MB payload limit. */
-const MAX_SUMMARY = 20_000;
+import { MAX_SUMMARY, stoppedError } from '../stopped-run.js';
 
 export function interpret(run: {
   stream: StreamReader;
@@ -39,8 +37,8 @@ export function interpret(run: {
   };
 
   // We stopped it: whatever it wrote after its tools were killed is not a finished task.
-  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
-  if (outcome.cancelled) return { ...base, error: 'cancelled' };
+  const stopped = stoppedError(outcome, run.timeoutMs);
+  if (stopped) return { ...base, error: stopped };
 
   if (!result) {
     const stderr = sanitize(outcome.stderrTail, secrets).trim();

@@ -12,9 +12,7 @@ import { truncate } from '../../text.js';
 import type { ProcessOutcome } from '../../process/spawn.js';
 import type { StreamReader } from '../claudecode/stream-reader.js';
 import { sanitize } from './environment.js';
-
-/** Keeps a task's result far below Temporal's 2 MB payload limit. */
-const MAX_SUMMARY = 20_000;
+import { MAX_SUMMARY, stoppedError } from '../stopped-run.js';
 
 export function interpret(run: {
   stream: StreamReader;
@@ -40,8 +38,8 @@ export function interpret(run: {
     tool_calls: stream.finalToolCalls(),
   };
   // We stopped it: whatever it wrote after its tools were killed is not a finished task.
-  if (outcome.timedOut) return { ...base, error: `timed out after ${Math.round(run.timeoutMs / 1000)}s` };
-  if (outcome.cancelled) return { ...base, error: 'cancelled' };
+  const stopped = stoppedError(outcome, run.timeoutMs);
+  if (stopped) return { ...base, error: stopped };
 
   if (!result) {
     const stderr = sanitize(outcome.stderrTail, secrets).trim();
