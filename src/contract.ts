@@ -48,6 +48,11 @@ export const FAILURE_TYPES = {
 export type FailureType = keyof typeof FAILURE_TYPES;
 
 export const BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'opencode-nats', 'codex', 'gemini', 'qwen', 'copilot', 'nats'] as const;
+/** The most attempts one task may have (best-of-N). */
+export const MAX_ATTEMPTS = 8;
+/** The backends that code on this worker (every one but the NATS backend): what a best-of-N attempt may use. */
+export const LOCAL_BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen', 'copilot'] as const;
+export const LocalBackend = z.enum(LOCAL_BACKENDS);
 export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, codex, gemini, qwen or copilot (on this worker), or nats (coding agents on other machines, each with its own local backend; opencode-nats is the same, by its first name).');
 export type Backend = z.infer<typeof Backend>;
 
@@ -251,6 +256,21 @@ export const CodeInput = z
       .max(10)
       .optional()
       .describe('When a check fails, give the failing output back to the agent, in the same conversation, up to this many times (implies checks). Every round counts against the budget.'),
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_ATTEMPTS)
+      .optional()
+      .describe(
+        'Best-of-N: try the task this many times side by side, each attempt in its own copy of the workspace with a new conversation and the checks after it; the best attempt (checks passed, then fewer failed, then smaller diff, then lower cost) is applied to the workspace, the others are saved as patches. Default: the number of backends, else 1.',
+      ),
+    backends: z
+      .array(LocalBackend)
+      .min(1)
+      .max(MAX_ATTEMPTS)
+      .optional()
+      .describe('The local backends of the attempts, in turn (attempt n uses backends[(n-1) % length]); default: the session\'s backend for every attempt.'),
   })
   .strict();
 export type CodeInput = z.input<typeof CodeInput>;
@@ -420,6 +440,21 @@ export const ChecksResult = z.object({
 });
 export type ChecksResult = z.infer<typeof ChecksResult>;
 
+export const AttemptRecord = z.object({
+  n: z.number().int().positive(),
+  backend: Backend,
+  success: z.boolean().describe('The agent finished and every check passed.'),
+  error: z.string().optional(),
+  checks: z.object({ passed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional(),
+  fix_rounds: z.number().int().nonnegative().optional(),
+  files_changed: z.number().int().nonnegative(),
+  diff_stat: z.object({ insertions: z.number().int().nonnegative(), deletions: z.number().int().nonnegative() }),
+  tokens: Tokens,
+  cost: z.number().nonnegative(),
+  duration_ms: z.number().int().nonnegative(),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecord>;
+
 export const CodeResult = z.object({
   success: z.boolean(),
   summary: z.string(),
@@ -436,6 +471,9 @@ export const CodeResult = z.object({
   }),
   checks: z.array(CheckResult).optional().describe('The checks after the task (and after the last fix round), when asked for.'),
   fix_rounds: z.number().int().nonnegative().optional().describe('How many times the failing checks went back to the agent.'),
+  attempts: z.array(AttemptRecord).optional().describe('Best-of-N: every attempt, in order (the tokens and cost of the task are their sum).'),
+  chosen: z.number().int().positive().optional().describe('Best-of-N: the attempt whose changes were applied to the workspace (none when the task was cancelled).'),
+  attempts_saved_to: z.string().optional().describe('Best-of-N: the directory on the worker holding every attempt\'s changes as a patch (attempt-<n>.patch).'),
 });
 export type CodeResult = z.infer<typeof CodeResult>;
 
@@ -570,6 +608,14 @@ export const TaskRef = z.object({
 });
 export type TaskRef = z.infer<typeof TaskRef>;
 
+export const AttemptProgress = z.object({
+  n: z.number().int().positive(),
+  backend: Backend,
+  state: z.enum(['coding', 'checking', 'fixing', 'done', 'failed']),
+  checks: z.object({ passed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional().describe('How its checks last ended.'),
+});
+export type AttemptProgress = z.infer<typeof AttemptProgress>;
+
 export const TaskRecord = TaskRef.extend({
   success: z.boolean(),
   files_changed: z.number().int().nonnegative(),
@@ -579,6 +625,8 @@ export const TaskRecord = TaskRef.extend({
   error: z.string().optional(),
   checks: z.object({ passed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional().describe('How its checks ended.'),
   fix_rounds: z.number().int().nonnegative().optional(),
+  attempts: z.number().int().positive().optional().describe('Best-of-N: how many attempts the task had.'),
+  chosen: z.number().int().positive().optional().describe('Best-of-N: the attempt applied.'),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -596,6 +644,7 @@ export const SessionStatus = z.object({
   state: SessionState,
   busy: z.string().optional().describe('The operation running now, if any.'),
   running_task: TaskRef.optional().describe('The code task running now, if any.'),
+  running_attempts: z.array(AttemptProgress).optional().describe('Best-of-N: the attempts of the running task and where each stands.'),
   waiting_for_slot: z
     .object({ ahead: z.number().int().nonnegative(), limit: z.number().int().positive() })
     .optional()

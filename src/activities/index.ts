@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Backend, Budget, BranchRequest, Check, CheckResult, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
 import type { CodingConfig } from '../config.js';
-import type { BackendRegistry, CodeOutcome, OperationRef, SessionRef } from '../core/backend.js';
+import type { AttemptStat, AttemptWorkspaces, BackendRegistry, CodeOutcome, OperationRef, PreparedAttempts, SessionRef, SettledAttempts } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
 import { CheckpointStore } from '../git/checkpoint.js';
@@ -93,6 +93,12 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     const shutdown = handedOver();
     if (shutdown) throw shutdown;
     return result;
+  }
+
+  function attemptsOf(session: SessionRef): AttemptWorkspaces {
+    const capability = backends.get(session.backend).attempts;
+    if (!capability) throw new CodingError(`attempts: the ${session.backend} backend cannot run best-of-N attempts (its workspaces are not on this worker)`, 'invalid_input');
+    return capability;
   }
 
   async function createBranch(session: SessionRef, req: BranchRequest, operation?: string) {
@@ -235,6 +241,21 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       const chosen = names?.length ? all.filter((c) => names.includes(c.name)) : all;
       if (chosen.length === 0) return [];
       return heartbeating(session.token_env, (signal) => backends.get(session.backend).check(session, chosen, signal));
+    },
+
+    /** Best-of-N: copies of the workspace for the attempts of `task` (a backend without the capability refuses). */
+    async prepareAttempts(session: SessionRef, task: number, count: number): Promise<PreparedAttempts> {
+      return heartbeating(session.token_env, (signal) => attemptsOf(session).prepare(session, task, count, signal));
+    },
+
+    async measureAttempts(session: SessionRef, prepared: PreparedAttempts): Promise<AttemptStat[]> {
+      return heartbeating(session.token_env, (signal) => attemptsOf(session).measure(prepared, signal));
+    },
+
+    async settleAttempts(session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined): Promise<SettledAttempts> {
+      const settled = await heartbeating(session.token_env, (signal) => attemptsOf(session).settle(session, prepared, chosen, signal));
+      await saveCheckpoint(session);
+      return settled;
     },
 
     async diffSession(session: SessionRef, req: DiffRequest) {

@@ -35,6 +35,11 @@ export class LocalBackend implements CodingBackend {
     private readonly checkSettings: CheckSettings = { output_bytes: 4000 },
   ) {}
 
+  /** Best-of-N: the attempts' copies of the workspace are git work, the same for every local backend. */
+  get attempts() {
+    return this.workspace.attempts;
+  }
+
   async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
     const ref = this.ref(session);
     await this.workspace.assertExists(ref);

@@ -97,10 +97,48 @@ export interface OperationRef {
   key: string;
 }
 
+/** Best-of-N: the copies of a session's workspace the attempts of one task work in (git/attempts.ts). */
+export interface PreparedAttempts {
+  /** The task's directory of copies. */
+  dir: string;
+  /** The session's working tree the attempts started from (a git tree id). */
+  base: string;
+  /** Attempt n works in workspaces[n - 1]. */
+  workspaces: string[];
+}
+
+/** What one attempt changed from the base. */
+export interface AttemptStat {
+  n: number;
+  /** Its working tree at the end (a git tree id). */
+  tree: string;
+  files: number;
+  insertions: number;
+  deletions: number;
+}
+
+export interface SettledAttempts {
+  /** Where every attempt's changes were saved as a patch. */
+  saved_to: string;
+  /** The attempt whose changes the session's workspace now holds. */
+  applied?: number;
+}
+
+/** A backend whose workspaces are on this worker can run the attempts of a best-of-N task side by side. */
+export interface AttemptWorkspaces {
+  /** Copies of the session's workspace for `count` attempts of `task` (copies made before are kept). */
+  prepare(session: SessionRef, task: number, count: number, signal: AbortSignal): Promise<PreparedAttempts>;
+  measure(prepared: PreparedAttempts, signal: AbortSignal): Promise<AttemptStat[]>;
+  /** Apply the chosen attempt (none: cancelled), save every attempt's changes, remove the copies. */
+  settle(session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined, signal: AbortSignal): Promise<SettledAttempts>;
+}
+
 export interface CodingBackend {
   readonly name: BackendName;
   /** Its workspaces live on other machines (NATS agents): this worker keeps no checkpoint, host queue or task slot for them. */
   readonly remote: boolean;
+  /** Set when it can run best-of-N attempts (its workspaces are on this worker). */
+  readonly attempts?: AttemptWorkspaces;
   open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome>;
   code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome>;
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult>;

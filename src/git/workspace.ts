@@ -20,6 +20,8 @@ import { commit } from './commit.js';
 import { push } from './push.js';
 import { diff } from './diff.js';
 import { parseNameStatus } from './name-status.js';
+import { measureAttempts, prepareAttempts, settleAttempts } from './attempts.js';
+import type { AttemptStat, AttemptWorkspaces, PreparedAttempts, SessionRef } from '../core/backend.js';
 
 export type { OpenSpec, Opened, WorkspaceRef, WorkspaceSettings };
 
@@ -87,6 +89,19 @@ export class LocalWorkspace {
     return diff(this.ws, ref, req, signal);
   }
 
+  /** Best-of-N: where the attempts of a task work (attempts.ts), beside the clone cache under the workspace base. */
+  readonly attempts: AttemptWorkspaces = {
+    prepare: (session: SessionRef, task: number, count: number, signal: AbortSignal) =>
+      prepareAttempts(this.ws, session, join(this.settings.base_path, '.attempts', basename(this.managedPath(session.session_id)), `task-${task}`), count, signal),
+    measure: (prepared: PreparedAttempts, signal: AbortSignal) => measureAttempts(this.ws, prepared, signal),
+    settle: (session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined, signal: AbortSignal) =>
+      settleAttempts(this.ws, session, prepared, chosen, this.savedDir, signal),
+  };
+
+  private get savedDir(): string {
+    return this.settings.saved_dir ?? join(stateDir(), 'saved');
+  }
+
   /** A content snapshot of the working tree (tracked and untracked, .gitignore respected), as a git tree id. */
   async snapshot(ref: WorkspaceRef, signal: AbortSignal): Promise<string> {
     return workingTreeId(async (args, env) => (await (await this.ws.git(ref.workspace_path, signal, env)).raw(args)).trim());
@@ -121,7 +136,7 @@ export class LocalWorkspace {
     const base = resolve(this.settings.base_path);
     if (!path.startsWith(base + sep)) return { deleted: false }; // never delete outside the managed base
     const repo = await stat(join(path, '.git', 'HEAD')).catch(() => undefined);
-    const savedDir = this.settings.saved_dir ?? join(stateDir(), 'saved');
+    const savedDir = this.savedDir;
     // A directory that is no repository holds no work (a clone cut short), or is what a first attempt of this
     // delete left after saving it: then that save is the answer. A repository that cannot be saved is kept.
     const saved_to = repo ? await saveUnsavedWork(path, savedDir) : askedAtMs === undefined ? undefined : await savedWorkOf(path, savedDir, askedAtMs);

@@ -17,6 +17,7 @@ import { BranchInput, CancelInput, CheckInput, CloseInput, CodeInput, CommitInpu
 import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, prUpdate, pushUpdate, reviewSignal, reviewUpdate, statusQuery, type SessionEnd } from './definitions.js';
 import { awaitingFailure, DEFAULT_APPROVAL_TIMEOUT_MS } from './approval-gate.js';
 import { failure, parseInput } from './failures.js';
+import { attemptsRefusal } from './best-of.js';
 import { Session, type SessionSnapshot } from './session.js';
 import type { z } from 'zod';
 
@@ -169,6 +170,8 @@ function wireHandlers(session: Session): void {
     description: 'code: run a coding task in the workspace; returns summary, files changed and trace.',
     validator: (input) => {
       changing(CodeInput, 'code')(input);
+      const refusal = attemptsRefusal(request(CodeInput, input), session.status.backend);
+      if (refusal) throw failure(refusal, 'invalid_input');
       const exhausted = session.opened ? session.budgetExhausted() : undefined;
       if (exhausted) throw failure(exhausted, 'budget_exhausted');
     },

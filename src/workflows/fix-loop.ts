@@ -1,7 +1,18 @@
 // The rules of a task with checks (session.ts runs it): the agent's rounds add up to one task, the failing checks'
 // output is the next round's instruction, and the task fails when its checks do. Pure and deterministic.
-import { addTokens, type CheckResult, type CodeResult, type FileChange, type TaskCheckpoint } from '../contract.js';
+import { addTokens, type Budget, type CheckResult, type CodeResult, type FileChange, type TaskCheckpoint } from '../contract.js';
 import { truncate } from '../text.js';
+
+/** Where a task's checks run and whose budget its fix rounds spend (session.ts checkAndFix). */
+export interface FixLoop {
+  checks: () => Promise<CheckResult[]>;
+  /** A best-of-N attempt's share of the budget, counted from what the attempt spent; unset: the session's budget. */
+  budget?: Budget;
+  /** A fix round starts. */
+  fixing?: (round: number) => void;
+  /** The rounds so far, as one result (what a failure in a later round still spent). */
+  progress?: (sofar: CodeResult) => void;
+}
 
 /** How much of each failing check's output goes back to the agent. */
 const OUTPUT_TO_AGENT = 3000;

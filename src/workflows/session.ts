@@ -39,6 +39,7 @@ import {
   type DiffResult,
   type PrRequest,
   type PrResult,
+  type AttemptProgress,
   type AwaitingApproval,
   type GatedOperation,
   type OpenRequest,
@@ -57,7 +58,9 @@ import { currentDetails } from './current-details.js';
 import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
-import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks } from './fix-loop.js';
+import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks, type FixLoop } from './fix-loop.js';
+import { attemptBudget, bestOfResult, chooseAttempt, plannedAttempts, type FinishedAttempt, type PlannedAttempt } from './best-of.js';
+import type { SessionRef } from '../core/backend.js';
 import { failure, operationFailure, parseInput, spentBy } from './failures.js';
 import { DEFAULT_APPROVAL_TIMEOUT_MS, PR_REMOTE, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, requestOf, type GatedRequest } from './approval-gate.js';
 import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
@@ -288,11 +291,13 @@ export class Session {
     // The rounds so far (the task, then its fix rounds): what a failure in a later round still spent.
     let done: CodeResult | undefined;
     let result: CodeResult;
+    const planned = this.plannedAttempts(req);
     try {
       result = await task.scope.run(async () => {
+        if (planned) return this.bestOf(task, req, planned);
         done = await round(req, this.remainingBudget());
         if (!this.wantsChecks(req)) return done;
-        return this.checkAndFix(req, done, round, (r) => (done = r));
+        return this.checkAndFix(req, done, round, { checks: () => this.runChecks(), progress: (r) => (done = r) });
       });
     } catch (err) {
       if (!isCancellation(err)) {
@@ -319,27 +324,112 @@ export class Session {
     req: CodeRequest,
     first: CodeResult,
     round: (request: CodeRequest, budget: Budget | undefined) => Promise<CodeResult>,
-    progress: (sofar: CodeResult) => void,
+    how: FixLoop,
   ): Promise<CodeResult> {
     let result = first;
-    let checks = await this.runChecks();
+    let checks = await how.checks();
     let rounds = 0;
     let stop: string | undefined;
+    // An attempt of a best-of-N task has its share of the budget, counted from nothing; a task, the session's.
+    const [budget, before] = how.budget ? [how.budget, { cost: 0, tokens: zeroTokens() }] : [this.opened?.budget, this.status];
     while (result.success && !allPassed(checks) && rounds < (req.fix_rounds ?? 0)) {
-      const spent = { cost: this.status.cost + result.trace.cost, tokens: addTokens(this.status.tokens, result.trace.tokens) };
-      const exhausted = budgetExhausted(this.opened?.budget, spent);
+      const spent = { cost: before.cost + result.trace.cost, tokens: addTokens(before.tokens, result.trace.tokens) };
+      const exhausted = budgetExhausted(budget, spent);
       if (exhausted) {
         stop = `no fix round: ${exhausted}`;
         break;
       }
-      const next = await round(parseInput(CodeInput, { instruction: checksFixInstruction(checks) }, 'fix round'), remainingBudget(this.opened?.budget, spent));
+      how.fixing?.(rounds + 1);
+      const next = await round(parseInput(CodeInput, { instruction: checksFixInstruction(checks) }, 'fix round'), remainingBudget(budget, spent));
       result = mergeRounds(result, next);
-      progress(result);
+      how.progress?.(result);
       rounds++;
       if (!next.success) break;
-      checks = await this.runChecks();
+      checks = await how.checks();
     }
     return withChecks(result, checks, rounds, stop);
+  }
+
+  // ---- best-of-N (best-of.ts has its rules, git/attempts.ts the copies) ----
+
+  /** The attempts the task asks for, or undefined for an ordinary task. */
+  private plannedAttempts(req: CodeRequest): PlannedAttempt[] | undefined {
+    const planned = plannedAttempts(req, this.opened!.session.backend);
+    return planned && patched('best-of-n') ? planned : undefined;
+  }
+
+  /**
+   * Run the attempts side by side, each in its own copy of the workspace (its own durable activities: a killed
+   * worker's attempt goes on in its copy and conversation), choose one by the stated rule, apply its changes,
+   * save every attempt's changes. Cancelled: every attempt stops, nothing is applied, all is saved.
+   */
+  private async bestOf(task: TaskRef, req: CodeRequest, planned: PlannedAttempt[]): Promise<CodeResult> {
+    const session = this.opened!.session;
+    const host = (summary: string, extra: Partial<ActivityOptions> = {}) => this.hostActivities(summary, extra);
+    // Not cancellable: a cancel that comes now finds the copies made, and stops the attempts as they start.
+    const prepared = await CancellationScope.nonCancellable(() =>
+      this.onHost(() => host(`attempts: ${planned.length} copies of the workspace`).prepareAttempts(session, task.task, planned.length)),
+    ).catch((err) => this.fail(err, 'attempts'));
+    this.status.running_attempts = planned.map((p) => ({ n: p.n, backend: p.backend, state: 'coding' }));
+    this.publish();
+    const share = attemptBudget(this.remainingBudget(), planned.length);
+    let cancelled = false;
+    const ran = await Promise.all(
+      planned.map((p) =>
+        this.attempt(task, req, p, prepared.workspaces[p.n - 1]!, share).catch((err: unknown) => {
+          if (!isCancellation(err)) throw err;
+          cancelled = true;
+          return { result: this.failedTask('cancelled', undefined, spentBy(err)), agent_finished: false };
+        }),
+      ),
+    );
+    // What follows runs even when the task was cancelled: the copies are measured, saved and removed.
+    return CancellationScope.nonCancellable(async () => {
+      const stats = await this.onHost(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
+      const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, ...ran[i]!, stat: stats[i]! }));
+      const chosen = cancelled ? undefined : chooseAttempt(finished);
+      const summary = chosen ? `attempts: apply attempt ${chosen.planned.n}, save all` : 'attempts: save all (cancelled)';
+      const settled = await this.onHost(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
+      this.status.running_attempts = undefined;
+      return bestOfResult(finished, chosen?.planned.n, settled.saved_to);
+    });
+  }
+
+  /** One attempt: a task (with its checks and fix rounds) in its copy, as a session of its own with a new conversation. */
+  private async attempt(task: TaskRef, req: CodeRequest, p: PlannedAttempt, workspace: string, budget: Budget | undefined): Promise<{ result: CodeResult; agent_finished: boolean }> {
+    const ref: SessionRef = { ...this.opened!.session, session_id: `${this.id}~task-${task.task}-attempt-${p.n}`, backend: p.backend, workspace_path: workspace, managed: false, backend_session_id: undefined };
+    const progress = this.status.running_attempts!.find((a) => a.n === p.n)!;
+    const mark = (state: AttemptProgress['state'], checks?: CheckResult[]) => {
+      Object.assign(progress, { state, ...(checks ? { checks: { passed: checks.filter((c) => c.passed).length, failed: checks.filter((c) => !c.passed).length } } : {}) });
+      this.publish();
+    };
+    const round = async (request: CodeRequest, left: Budget | undefined): Promise<CodeResult> => {
+      const options = { startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+      const { backend_session_id, ...rest } = await this.onHost(() => this.hostActivities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left));
+      if (backend_session_id) ref.backend_session_id = backend_session_id;
+      return rest;
+    };
+    const checks = async () => {
+      mark('checking');
+      const options = { startToCloseTimeout: '6 hours', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+      const results = await this.onHost(() => this.hostActivities(`attempt ${p.n}: checks`, options).runChecks(ref, this.start.checks));
+      mark('checking', results);
+      return results;
+    };
+    let done: CodeResult | undefined;
+    try {
+      done = await round(req, budget);
+      let result = done;
+      if (this.wantsChecks(req)) result = await this.checkAndFix(req, done, round, { checks, budget: budget ?? {}, fixing: () => mark('fixing'), progress: (r) => (done = r) });
+      mark(result.success ? 'done' : 'failed');
+      // The agent finished its last round (whatever the checks said after it).
+      const agent_finished = result.success || (result.checks !== undefined && !allPassed(result.checks) && (result.error ?? '').startsWith('checks failed'));
+      return { result, agent_finished };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      mark('failed');
+      return { result: this.failedTask(operationFailure(err).message, undefined, spentTogether(done, spentBy(err))), agent_finished: false };
+    }
   }
 
   /** The session's checks (or the ones named) in its workspace; what they said is kept in the status. */
@@ -718,6 +808,8 @@ export class Session {
       ...(result.error ? { error: oneLine(result.error, 300) } : {}),
       ...(result.checks ? { checks: { passed: result.checks.filter((c) => c.passed).length, failed: result.checks.filter((c) => !c.passed).length } } : {}),
       ...(result.fix_rounds ? { fix_rounds: result.fix_rounds } : {}),
+      ...(result.attempts ? { attempts: result.attempts.length } : {}),
+      ...(result.chosen ? { chosen: result.chosen } : {}),
     };
     this.status.tasks = [...this.status.tasks, entry].slice(-TASKS_KEPT);
   }

@@ -83,7 +83,7 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
       return tracked(`code ${req.instruction}`, async () => {
         const ms = /slow/.test(req.instruction) ? 1500 : 20;
         await work(ms);
-        const cost = Number(knobsOf.get(session.session_id)?.cost ?? 0);
+        const cost = Number(knobsOf.get(session.session_id.split('~')[0]!)?.cost ?? 0);
         const tokens = { input: 10, output: 5, reasoning: 0, cache_read: 0, cache_write: 0 };
         return { success: true, summary: `did: ${req.instruction}`, files_changed: [], trace: { backend: session.backend, tokens, cost, duration_ms: ms, tool_calls: [] } };
       });
@@ -101,11 +101,14 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
       return tracked('push', async () => ({ success: true, remote: req.remote, branch: req.branch ?? 'main', commit_hash: 'f'.repeat(40), set_upstream: req.set_upstream }));
     },
     async runChecks(session, own, names) {
-      // Knob checks_fail=<n>: the first n runs of the session's checks fail.
+      // Knob checks_fail=<n>: the first n runs of the session's checks fail. Knob wins=<n,m>: only the checks of
+      // those best-of-N attempts pass.
       return tracked('checks', async () => {
         const runs = (checkRuns.get(session.session_id) ?? 0) + 1;
         checkRuns.set(session.session_id, runs);
-        const failing = runs <= Number(knobsOf.get(session.session_id)?.checks_fail ?? 0);
+        const attempt = /~task-\d+-attempt-(\d+)$/.exec(session.session_id)?.[1];
+        const wins = knobsOf.get(session.session_id.split('~')[0]!)?.wins?.split(',');
+        const failing = attempt && wins ? !wins.includes(attempt) : runs <= Number(knobsOf.get(session.session_id)?.checks_fail ?? 0);
         const all = own ?? [{ name: 'tests', run: 'npm test', timeout_sec: 60 }];
         const unknown = (names ?? []).filter((n) => !all.some((c) => c.name === n));
         if (unknown.length) throw ApplicationFailure.nonRetryable(`names: no check called ${unknown.join(', ')}`, 'invalid_input');
@@ -113,6 +116,20 @@ export function stubActivities(taskQueue: string): { activities: Activities; log
           .filter((c) => !names?.length || names.includes(c.name))
           .map((c) => ({ name: c.name, passed: !failing, exit_code: failing ? 1 : 0, duration_ms: 5, output_tail: failing ? `run ${runs}: 1 test failed` : 'ok' }));
       });
+    },
+    // Best-of-N: attempt n's changes measure 10·n lines (a smaller number is a smaller diff).
+    async prepareAttempts(_session, task, count) {
+      return tracked(`prepare attempts ${count}`, async () => ({
+        dir: `/stub/attempts/task-${task}`,
+        base: 'b'.repeat(40),
+        workspaces: Array.from({ length: count }, (_, i) => `/stub/attempts/task-${task}/attempt-${i + 1}`),
+      }));
+    },
+    async measureAttempts(_session, prepared) {
+      return tracked('measure attempts', async () => prepared.workspaces.map((_, i) => ({ n: i + 1, tree: String(i + 1).repeat(40), files: 1, insertions: 10 * (i + 1), deletions: 0 })));
+    },
+    async settleAttempts(_session, prepared, chosen) {
+      return tracked(`settle attempts ${chosen?.n ?? 'none'}`, async () => ({ saved_to: `/stub/saved${prepared.dir}`, ...(chosen ? { applied: chosen.n } : {}) }));
     },
     async diffSession(_session, req) {
       return tracked('diff', async () => ({ base: 'b'.repeat(40), uncommitted: req.uncommitted, files: [], files_changed: 0, insertions: 0, deletions: 0, patch: '', truncated: false, patch_bytes: 0 }));

@@ -336,6 +336,45 @@ describe('session workflow rules (stub activities)', function () {
     await record('checks-fix-loop', handle);
   });
 
+  it('best-of-N: the attempts run side by side in their own workspaces with their backends; the rule chooses, one is applied, all are saved; a cancel applies none', async () => {
+    const handle = await start({ title: 'wins=2,3 cost=0.01', run_checks: true });
+    const before = log.calls.length;
+    const result = await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'try it', attempts: 3, backends: ['claudecode', 'codex'] }] });
+    assert.equal(result.success, true, result.error);
+    assert.equal(result.chosen, 2, 'attempts 2 and 3 pass their checks; 2 has the smaller diff');
+    assert.deepEqual(
+      result.attempts!.map((a) => [a.n, a.backend, a.success, a.checks, a.diff_stat.insertions]),
+      [
+        [1, 'claudecode', false, { passed: 0, failed: 1 }, 10],
+        [2, 'codex', true, { passed: 1, failed: 0 }, 20],
+        [3, 'claudecode', true, { passed: 1, failed: 0 }, 30],
+      ],
+    );
+    assert.ok(Math.abs(result.trace.cost - 0.03) < 1e-9, `the task costs what its attempts cost together: ${result.trace.cost}`);
+    assert.equal(result.attempts_saved_to, '/stub/saved/stub/attempts/task-1');
+    const calls = log.calls.slice(before);
+    assert.deepEqual(calls.filter((c) => /attempts/.test(c)), ['prepare attempts 3', 'measure attempts', 'settle attempts 2']);
+    assert.equal(calls.filter((c) => c === 'code try it').length, 3);
+    let status = await handle.query(statusQuery);
+    assert.deepEqual([status.tasks_run, status.tasks[0]!.attempts, status.tasks[0]!.chosen, status.running_attempts], [1, 3, 2, undefined]);
+
+    // Refused before history: fewer attempts than backends; a session's budget covers the attempts' sum.
+    assert.equal((await failureOf(handle.executeUpdate(codeUpdate, { args: [{ instruction: 'x', attempts: 1, backends: ['claudecode', 'codex'] }] }))).type, 'invalid_input');
+    assert.equal((await failureOf(handle.executeUpdate(codeUpdate, { args: [{ instruction: 'x', backends: ['nats'] } as never] }))).type, 'invalid_input');
+
+    // Cancelled while the attempts run: every attempt stops, none is applied, all are saved.
+    const slow = handle.executeUpdate(codeUpdate, { args: [{ instruction: 'slow attempts', attempts: 2 }] });
+    await waitForStatus(handle, (s) => s.running_attempts?.length === 2);
+    status = await handle.query(statusQuery);
+    assert.deepEqual(status.running_attempts!.map((a: { n: number; state: string }) => [a.n, a.state]), [[1, 'coding'], [2, 'coding']]);
+    await handle.signal(cancelSignal, {});
+    const cancelled = await slow;
+    assert.deepEqual([cancelled.success, cancelled.error, cancelled.chosen, cancelled.attempts!.length], [false, 'cancelled', undefined, 2]);
+    assert.ok(log.calls.includes('settle attempts none'));
+    await handle.executeUpdate(closeUpdate, { args: [{}] });
+    await record('best-of-n', handle);
+  });
+
   it('budget: a task that would start over budget is refused with budget_exhausted', async () => {
     const handle = await start({ title: 'cost=0.6', max_cost_usd: 1 });
     assert.equal((await handle.executeUpdate(codeUpdate, { args: [{ instruction: 'one' }] })).success, true);
