@@ -4,7 +4,7 @@
 // never block a session. Real Temporal, real git server.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -14,6 +14,7 @@ import { LocalBackendRegistry } from '../src/host/registry.js';
 import type { ProgressEvent } from '../src/contract.js';
 import { BIN, getWorld, ROOT, type World } from './support/world.js';
 import { git, processesIn, waitFor } from './support/helpers.js';
+import { onlyOneCanPass, RESULT_CHECKS } from './support/best-of-scripts.js';
 import { defaultScript } from './support/fake-anthropic.js';
 import { copilotScript, defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
@@ -190,6 +191,38 @@ describe('crash safety of git operations', function () {
       }
     });
   }
+
+  it('a worker killed (SIGKILL) during best-of-3 attempts: they go on in their copies on the restarted worker; the same attempt is chosen and exactly its changes applied, once', async () => {
+    const url = await w.git.createRepo('crash-best-of');
+    const first = startWorker();
+    // Every attempt writes its result, then works on for a while: the kill comes in the middle.
+    w.claude.setScript(onlyOneCanPass(defaultScript, 2, 'sleep 8'));
+    try {
+      const { session_id, workspace_path } = await client.open({ repo_url: url, checks: RESULT_CHECKS.slice(0, 1) });
+      const task = client.code({ session_id, instruction: 'Write the result', attempts: 3, checks: true });
+      const copies = join(w.workspaceBase, '.attempts', `ws_${session_id}`);
+      const busy = () => [1, 2, 3].filter((n) => processesIn(join(copies, 'task-1', `attempt-${n}`)).length > 0).length;
+      await waitFor('two attempts to run in their copies', () => busy() >= 2, 60_000);
+      const died = exited(first);
+      first.kill('SIGKILL');
+      await died;
+      startWorker();
+      const result = await task;
+      assert.equal(result.success, true, result.error);
+      assert.equal(result.chosen, 2);
+      assert.deepEqual(result.attempts!.map((a) => [a.n, a.success]), [[1, false], [2, true], [3, false]]);
+      assert.equal(readFileSync(join(workspace_path, 'result.txt'), 'utf8'), 'good\n');
+      assert.equal(git(workspace_path, 'status', '--porcelain'), '?? result.txt', 'exactly one set of changes');
+      const status = await client.status(session_id);
+      assert.deepEqual([status.tasks_run, status.tasks[0]!.chosen], [1, 2], 'recorded once');
+      // The attempts' activities ran again after the kill; the choice and the apply ran once.
+      const history = JSON.stringify(await client.client.workflow.getHandle(session_id).fetchHistory());
+      assert.equal(history.match(/"settleAttempts"/g)?.length, 1, 'one settle scheduled');
+      await client.close({ session_id });
+    } finally {
+      w.claude.setScript(defaultScript());
+    }
+  });
 
   it('a worker gone for good: the next operation fails within worker_lost_after_sec naming it, and close ends the session at once', async () => {
     const url = await w.git.createRepo('crash-lost');
