@@ -53,6 +53,7 @@ export const MAX_ATTEMPTS = 8;
 /** The backends that code on this worker (every one but the NATS backend): what a best-of-N attempt may use. */
 export const LOCAL_BACKENDS = ['claudecode', 'opencode', 'opencode-cli', 'codex', 'gemini', 'qwen', 'copilot'] as const;
 export const LocalBackend = z.enum(LOCAL_BACKENDS);
+export type LocalBackend = z.infer<typeof LocalBackend>;
 export const Backend = z.enum(BACKENDS).describe('Coding backend: claudecode, opencode, opencode-cli, codex, gemini, qwen or copilot (on this worker), or nats (coding agents on other machines, each with its own local backend; opencode-nats is the same, by its first name).');
 export type Backend = z.infer<typeof Backend>;
 
@@ -701,6 +702,8 @@ export interface TaskProgress {
   checkpoint?: TaskCheckpoint;
   /** Set while the task waits for a free task slot on its worker (coding.max_concurrent_tasks). */
   waiting?: { ahead: number; limit: number };
+  /** Best-of-N: the attempt this task is. */
+  attempt?: number;
 }
 
 /** A running task's baseline and spending, carried in its heartbeat to the next attempt. */

@@ -13,6 +13,7 @@ import { getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
 import { git } from './support/helpers.js';
+import { cli, writeConfig } from './support/cli.js';
 import { onlyOneCanPass, RESULT_CHECKS } from './support/best-of-scripts.js';
 
 const run = promisify(execFile);
@@ -89,5 +90,25 @@ describe('best-of-N attempts', function () {
     const status = await w.client.status(session_id);
     assert.equal(status.backend, 'claudecode', 'the session keeps its own backend');
     await w.client.close({ session_id });
+  });
+
+  it('station-coding code --attempts N --tail shows each attempt\'s progress as it runs; a backend that is not one is refused naming the flag', async () => {
+    const url = await w.git.createRepo('best-of-cli', { 'README.md': 'tail\n' });
+    w.claude.setScript(onlyOneCanPass(claudeScript, 1, 'sleep 1 && cat result.txt'));
+    const env = { STATION_CONFIG: writeConfig(w.rawConfig), TEMPORAL_ADDRESS: w.temporal.address };
+    const opened = await cli(['open', '--repo', url], env);
+    assert.equal(opened.code, 0, opened.stderr);
+    const id = JSON.parse(opened.stdout).session_id as string;
+    const ran = await cli(['code', id, 'Write the result', '--attempts', '2', '--tail'], env);
+    assert.equal(ran.code, 0, ran.stderr);
+    const result = JSON.parse(ran.stdout);
+    // Without checks, equal diffs (one line each): the lower cost decides, then the earlier attempt.
+    const [one, two] = result.attempts as Array<{ cost: number }>;
+    assert.deepEqual([result.chosen, result.attempts.length], [two!.cost < one!.cost ? 2 : 1, 2]);
+    for (const n of [1, 2]) assert.match(ran.stderr, new RegExp(`attempt ${n}: .*result\\.txt`), `attempt ${n}'s tool calls are shown`);
+    const refused = await cli(['code', id, 'x', '--backends', 'claudecode,nope'], env);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /--backends: nope is not a local backend/);
+    await cli(['close', id], env);
   });
 });

@@ -163,7 +163,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       // A retried attempt finds the last attempt's checkpoint in the heartbeat it left.
       const ctx = Context.current();
       const resume = (ctx.info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
-      const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}) };
+      const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}), ...(session.attempt ? { attempt: session.attempt } : {}) };
       const checkpoint = (c: TaskCheckpoint) => (progress.checkpoint = { ...progress.checkpoint, ...c });
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;

@@ -30,7 +30,9 @@ import {
   PushInput,
   ReviewInput,
   WORKFLOW_TYPE,
+  addTokens,
   parseOrThrow,
+  zeroTokens,
   type BranchResult,
   type ChecksResult,
   type CloseResult,
@@ -43,7 +45,9 @@ import {
   type ReviewResult,
   type SessionStatus,
   type TaskProgress,
-  type Tokens, PrInput, PrResult
+  type Tokens,
+  PrInput,
+  PrResult,
 } from '../contract.js';
 import type { SessionRunOptions } from '../workflows/coding-session.js';
 import { branchUpdate, cancelSignal, checkUpdate, closeUpdate, codeUpdate, commitUpdate, diffUpdate, openUpdate, prUpdate, pushUpdate, reviewUpdate, statusQuery, type SessionEnd } from '../workflows/definitions.js';
@@ -158,7 +162,8 @@ export class CodingClient {
       throw await this.explainMissing(err, handle, input.session_id);
     }
     const result = update.result();
-    let seen = 0;
+    // Per running code activity: a best-of-N task has one per attempt, each with its own count.
+    const seen = new Map<string, number>();
     let toolCallsShown = 0;
     const show = (event: ProgressEvent) => {
       if (event.kind === 'tool_call') toolCallsShown++;
@@ -167,7 +172,7 @@ export class CodingClient {
     let done = false;
     void result.finally(() => (done = true)).catch(() => {});
     while (!done) {
-      seen = await this.readProgress(handle, seen, show, onLive).catch(() => seen);
+      await this.readProgress(handle, seen, show, onLive).catch(() => undefined);
       await Promise.race([result.catch(() => {}), sleep(PROGRESS_POLL_MS)]);
     }
     let outcome: CodeResult;
@@ -176,7 +181,8 @@ export class CodingClient {
     } catch (err) {
       throw explain(err, input.session_id);
     }
-    if (onProgress) for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
+    // The tool calls the polling missed (a short task); a best-of-N result holds only the winner's, so none.
+    if (onProgress && !outcome.attempts) for (const event of replayedToolCalls(outcome.trace.tool_calls, toolCallsShown)) onProgress(event);
     return outcome;
   }
 
@@ -334,26 +340,49 @@ export class CodingClient {
     return new CodingClientError(`session ${sessionId} ended abnormally (${status.toLowerCase()})`, 'session_closed');
   }
 
-  /** Read the running code activity's heartbeat (its latest tool calls) and pass on the events not seen yet. */
-  private async readProgress(handle: WorkflowHandle, seen: number, onProgress: (event: ProgressEvent) => void, onLive?: (live: TaskLive) => void): Promise<number> {
+  /** Read the running code activities' heartbeats (their latest tool calls) and pass on the events not seen yet. */
+  private async readProgress(handle: WorkflowHandle, seen: Map<string, number>, onProgress: (event: ProgressEvent) => void, onLive?: (live: TaskLive) => void): Promise<void> {
     const { raw } = await handle.describe();
-    const progress = this.taskProgress(raw.pendingActivities);
-    if (progress) onLive?.(liveOf(progress));
-    if (!progress || progress.seq <= seen) return seen;
-    const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - seen)));
-    for (const event of fresh) onProgress(event);
-    return progress.seq;
+    const running = taskProgresses(raw.pendingActivities);
+    if (running.length > 0) onLive?.(togetherLive(running.map((r) => r.progress)));
+    for (const { id, progress } of running) {
+      const before = seen.get(id) ?? 0;
+      if (progress.seq <= before) continue;
+      const fresh = progress.events.slice(Math.max(0, progress.events.length - (progress.seq - before)));
+      // The attempts of a best-of-N task say whose event it is.
+      for (const event of fresh) onProgress(progress.attempt ? { ...event, text: `attempt ${progress.attempt}: ${event.text}` } : event);
+      seen.set(id, progress.seq);
+    }
   }
 
   /** The heartbeat details of the running code activity among a workflow's pending activities, if any. */
-  private taskProgress(pending: Array<{ activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null | undefined): TaskProgress | undefined {
-    for (const activity of pending ?? []) {
-      if (activity.activityType?.name !== 'runCode') continue;
-      const payload = activity.heartbeatDetails?.payloads?.[0];
-      if (payload) return defaultPayloadConverter.fromPayload<TaskProgress>(payload as never) ?? undefined;
-    }
-    return undefined;
+  private taskProgress(pending: PendingActivities): TaskProgress | undefined {
+    return taskProgresses(pending)[0]?.progress;
   }
+}
+
+type PendingActivities = Array<{ activityId?: string | null; activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }> | null | undefined;
+
+/** The heartbeat details of every running code activity (one per attempt of a best-of-N task), by activity id. */
+function taskProgresses(pending: PendingActivities): Array<{ id: string; progress: TaskProgress }> {
+  const found: Array<{ id: string; progress: TaskProgress }> = [];
+  for (const activity of pending ?? []) {
+    if (activity.activityType?.name !== 'runCode') continue;
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    const progress = payload ? defaultPayloadConverter.fromPayload<TaskProgress>(payload as never) : undefined;
+    if (progress) found.push({ id: activity.activityId ?? String(found.length), progress });
+  }
+  return found;
+}
+
+/** What several attempts' heartbeats say together: their tokens and cost summed, the first wait for a slot. */
+function togetherLive(progresses: TaskProgress[]): TaskLive {
+  if (progresses.length === 1) return liveOf(progresses[0]!);
+  const lives = progresses.map(liveOf);
+  const tokens = lives.some((l) => l.tokens) ? lives.reduce((sum, l) => (l.tokens ? addTokens(sum, l.tokens) : sum), zeroTokens()) : undefined;
+  const cost = lives.some((l) => l.cost !== undefined) ? lives.reduce((sum, l) => sum + (l.cost ?? 0), 0) : undefined;
+  const waiting = lives.find((l) => l.waiting)?.waiting;
+  return { ...(tokens ? { tokens } : {}), ...(cost !== undefined ? { cost } : {}), ...(waiting ? { waiting } : {}) };
 }
 
 /**

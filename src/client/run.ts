@@ -1,6 +1,6 @@
 // `station-coding run`: the main job in one command. Open a session, branch if asked, run the task, commit
 // what changed, push if asked, close, and report. The session is closed on every path, failures included.
-import type { BranchResult, CloseResult, CodeResult, CommitResult, OpenInput, OpenResult, ProgressEvent, PushResult } from '../contract.js';
+import type { LocalBackend, BranchResult, CloseResult, CodeResult, CommitResult, OpenInput, OpenResult, ProgressEvent, PushResult } from '../contract.js';
 import type { CodingClient, TaskLive } from './client.js';
 import { bringBranchBack, isLocalRepository, type BroughtBack } from './bring-back.js';
 
@@ -11,6 +11,8 @@ export interface RunRequest {
   files?: string[];
   checks?: boolean;
   fix_rounds?: number;
+  attempts?: number;
+  backends?: LocalBackend[];
   new_branch?: string;
   commit_message?: string;
   push: boolean;
@@ -57,7 +59,7 @@ export async function runTask(client: CodingClient, req: RunRequest, hooks: RunH
     hooks.onTask?.('start');
     try {
       report.code = await client.code(
-        { session_id, instruction: req.instruction, context: req.context, files: req.files, checks: req.checks, fix_rounds: req.fix_rounds },
+        { session_id, instruction: req.instruction, context: req.context, files: req.files, checks: req.checks, fix_rounds: req.fix_rounds, attempts: req.attempts, backends: req.backends },
         hooks.onProgress,
         hooks.onLive,
       );

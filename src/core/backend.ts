@@ -31,6 +31,8 @@ export interface SessionRef {
   token_env?: string;
   /** The backend's own session id, once a task has created one (Claude Code / OpenCode session). */
   backend_session_id?: string;
+  /** Best-of-N: this is the copy of the workspace attempt `attempt` works in (its progress says so). */
+  attempt?: number;
 }
 
 export interface OpenOperation {

@@ -80,8 +80,9 @@ export const TOOLS: ToolDef[] = [
     name: 'code',
     title: 'Run a coding task',
     description:
-      'Give the session’s coding agent (Claude Code or OpenCode) a task in plain words; it edits files in the workspace. ' +
+      'Give the session’s coding agent (Claude Code, OpenCode, Codex, Gemini, Qwen Code or Copilot) a task in plain words; it edits files in the workspace. ' +
       'Returns success, a summary, the files changed and a trace (tool calls, tokens, cost, duration). Nothing is committed: use coding_commit. ' +
+      'checks: true runs the session’s checks after it, fix_rounds gives failing checks back to the agent; attempts: N (and backends: [...]) tries the task N times side by side and applies the best attempt (checks passed, then fewer failed, smaller diff, lower cost), listing every attempt. ' +
       'Sends progress notifications with the agent’s tool calls when the request carries a progressToken; cancelling the request aborts the task.',
     input: withSession(CodeInput),
     label: 'code input',

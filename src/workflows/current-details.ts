@@ -29,6 +29,11 @@ export function currentDetails(status: SessionStatus): string {
     );
   }
   if (status.busy) lines.push('', `running: **${status.busy}**${status.running_task ? ` (task ${status.running_task.task}: ${escape(oneLine(status.running_task.instruction, 80))})` : ''}`);
+  const attempts = status.running_attempts ?? [];
+  for (const a of attempts) {
+    const checks = a.checks ? `: checks ${a.checks.passed}/${a.checks.passed + a.checks.failed} passed` : '';
+    lines.push('', `attempt ${a.n}/${attempts.length} (${a.backend}): ${a.state}${checks}`);
+  }
   if (status.queued_tasks.length > 0) lines.push('', `queued tasks: ${status.queued_tasks.map((t) => t.task).join(', ')}`);
   const tasks = status.tasks.slice(-TASKS_SHOWN);
   if (tasks.length > 0) {

@@ -397,7 +397,7 @@ export class Session {
 
   /** One attempt: a task (with its checks and fix rounds) in its copy, as a session of its own with a new conversation. */
   private async attempt(task: TaskRef, req: CodeRequest, p: PlannedAttempt, workspace: string, budget: Budget | undefined): Promise<{ result: CodeResult; agent_finished: boolean }> {
-    const ref: SessionRef = { ...this.opened!.session, session_id: `${this.id}~task-${task.task}-attempt-${p.n}`, backend: p.backend, workspace_path: workspace, managed: false, backend_session_id: undefined };
+    const ref: SessionRef = { ...this.opened!.session, session_id: `${this.id}~task-${task.task}-attempt-${p.n}`, backend: p.backend, workspace_path: workspace, managed: false, backend_session_id: undefined, attempt: p.n };
     const progress = this.status.running_attempts!.find((a) => a.n === p.n)!;
     const mark = (state: AttemptProgress['state'], checks?: CheckResult[]) => {
       Object.assign(progress, { state, ...(checks ? { checks: { passed: checks.filter((c) => c.passed).length, failed: checks.filter((c) => !c.passed).length } } : {}) });

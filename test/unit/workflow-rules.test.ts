@@ -367,6 +367,9 @@ describe('session workflow rules (stub activities)', function () {
     await waitForStatus(handle, (s) => s.running_attempts?.length === 2);
     status = await handle.query(statusQuery);
     assert.deepEqual(status.running_attempts!.map((a: { n: number; state: string }) => [a.n, a.state]), [[1, 'coding'], [2, 'coding']]);
+    // The Temporal UI's current details (the SDK's built-in metadata query) show each attempt.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', /attempt 1\/2 \(claudecode\): coding\n\nattempt 2\/2 \(claudecode\): coding/);
     await handle.signal(cancelSignal, {});
     const cancelled = await slow;
     assert.deepEqual([cancelled.success, cancelled.error, cancelled.chosen, cancelled.attempts!.length], [false, 'cancelled', undefined, 2]);

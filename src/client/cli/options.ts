@@ -3,7 +3,7 @@
 // JSON Schemas describe a field in the same words.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { BACKENDS, CleanupPolicy, CodeInput, Credentials, OpenInput, type OpenInput as OpenRequest } from '../../contract.js';
+import { BACKENDS, CleanupPolicy, CodeInput, Credentials, LOCAL_BACKENDS, MAX_ATTEMPTS, OpenInput, type LocalBackend, type OpenInput as OpenRequest } from '../../contract.js';
 import { UsageError } from './errors.js';
 
 /** The description of a contract schema; a field without one is a gap in the contract, found by the help test. */
@@ -79,12 +79,23 @@ export interface TaskOptions {
   tail?: boolean;
   checks?: boolean;
   fixRounds?: string;
+  attempts?: string;
+  backends?: string;
 }
 
-/** The checks options of a task (--checks, --fix-rounds N) as code input fields. */
-export function checkFields(options: TaskOptions): { checks?: boolean; fix_rounds?: number } {
+/** The checks and best-of-N options of a task (--checks, --fix-rounds N, --attempts N, --backends a,b) as code input fields. */
+export function checkFields(options: TaskOptions): { checks?: boolean; fix_rounds?: number; attempts?: number; backends?: LocalBackend[] } {
   const fix_rounds = positiveInteger(options.fixRounds, '--fix-rounds', 'a number of rounds (1-10)');
-  return { ...(options.checks ? { checks: true } : {}), ...(fix_rounds !== undefined ? { fix_rounds } : {}) };
+  const attempts = positiveInteger(options.attempts, '--attempts', `a number of attempts (1-${MAX_ATTEMPTS})`);
+  const backends = options.backends?.split(',').map((name) => name.trim());
+  const unknown = backends?.filter((name) => !(LOCAL_BACKENDS as readonly string[]).includes(name));
+  if (unknown?.length) throw new UsageError(`--backends: ${unknown.join(', ')} is not a local backend (one of ${LOCAL_BACKENDS.join(', ')}, comma-separated)`);
+  return {
+    ...(options.checks ? { checks: true } : {}),
+    ...(fix_rounds !== undefined ? { fix_rounds } : {}),
+    ...(attempts !== undefined ? { attempts } : {}),
+    ...(backends ? { backends: backends as LocalBackend[] } : {}),
+  };
 }
 
 export function addTaskOptions(command: Command): Command {
@@ -93,7 +104,9 @@ export function addTaskOptions(command: Command): Command {
     .option('--file <path>', `${described(CodeInput.shape.files)} Repeat for several files.`, (path: string, files: string[] = []) => [...files, path])
     .option('--tail', "Show the backend's progress (tool calls, text) live on stderr while the task runs.")
     .option('--checks', described(CodeInput.shape.checks))
-    .option('--fix-rounds <n>', described(CodeInput.shape.fix_rounds));
+    .option('--fix-rounds <n>', described(CodeInput.shape.fix_rounds))
+    .option('--attempts <n>', described(CodeInput.shape.attempts))
+    .option('--backends <names>', `${described(CodeInput.shape.backends)} Comma-separated, e.g. claudecode,codex.`);
 }
 
 /** --input: a tool's whole JSON input, instead of its arguments and options. */

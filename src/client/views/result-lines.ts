@@ -16,7 +16,9 @@ export const resultLine = {
     const head = r.success ? paint(term, 'green', 'Task succeeded') : paint(term, 'red', 'Task failed');
     const what = r.success ? r.summary.trim().split('\n')[0] || '(no summary)' : (r.error ?? r.summary);
     const checks = r.checks?.length ? ` · checks ${r.checks.filter((c) => c.passed).length}/${r.checks.length} passed${r.fix_rounds ? ` after ${plural(r.fix_rounds, 'fix round')}` : ''}` : '';
-    const figures = `${plural(r.files_changed.length, 'file')} changed · ${duration(r.trace.duration_ms)} · ${money(r.trace.cost)}${checks}`;
+    const chosen = r.attempts?.find((a) => a.n === r.chosen);
+    const attempts = r.attempts ? ` · attempt ${r.chosen ?? 'none'} of ${r.attempts.length} chosen${chosen ? ` (${chosen.backend})` : ''}` : '';
+    const figures = `${plural(r.files_changed.length, 'file')} changed · ${duration(r.trace.duration_ms)} · ${money(r.trace.cost)}${checks}${attempts}`;
     return `${head}: ${what} ${paint(term, 'dim', `(${figures})`)}`;
   },
 
