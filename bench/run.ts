@@ -5,7 +5,7 @@
 //   BENCH_ROUNDS          rounds of the branch / commit / initialize rows (default 25)
 //   BENCH_OPENS           sessions opening at once on the big repository (default 20)
 //   BENCH_TASK_SESSIONS   sessions each running a task on one worker (default 12; the issue's 50 take minutes on 2 cores)
-//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, checks, mcp, backends (default all)
+//   BENCH_ONLY            a comma-separated choice of the parts: git, opens, tasks, progress, checks, bestof, mcp, backends (default all)
 //   BENCH_BACKEND_ROUNDS  rounds of each backend's task-through-a-session row (default 5)
 //   BENCH_BACKENDS        a comma-separated choice of the backends of that part (default every local one)
 //   BENCH_SANDBOX         coding.sandbox of that part's worker (default auto: bubblewrap here), to see the walls' share
@@ -31,6 +31,8 @@ import { startFakeAnthropic, defaultScript } from '../test/support/fake-anthropi
 import type { FakeScript } from '../test/support/fake-model.js';
 import { BIN } from '../test/support/world.js';
 import { startBackendBench } from './backends.js';
+import { bigRepo } from './big-repo.js';
+import { measureBestOf } from './best-of.js';
 import { agentProcesses, diskUse, interleaved, loadAverage, mb, median, quantile, rssOf, run, timed } from './measure.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
@@ -134,7 +136,7 @@ async function main() {
 
   // ---- sessions opening at once on one big repository vs one plain clone ----
   if (only('opens')) {
-    const { url, history, tree } = await bigRepo(gitServer, scratch);
+    const { url, history, tree } = await bigRepo(gitServer, scratch, 'big');
     console.log(`  big repository: ${mb(history)} of git history (40 commits of 3 incompressible files), ${mb(tree)} working tree`);
     const plainClone = async () => {
       const dir = join(scratch, `plain-big-${randomBytes(3).toString('hex')}`);
@@ -276,6 +278,13 @@ async function main() {
     await main.client.close({ session_id });
   }
 
+  // ---- best-of-3 attempts vs the slowest attempt alone; the disk an extra attempt takes ----
+  if (only('bestof')) {
+    const worker = await startWorker('bestof', { max_concurrent_tasks: 3 });
+    await measureBestOf({ client: worker.client, config: worker.config, gitServer, fake, scratch, env: gitEnv, row });
+    await worker.stop();
+  }
+
   // ---- `station-coding mcp` answering initialize ----
   if (only('mcp')) {
     const t = await interleaved(ROUNDS, () => mcpInitialize(temporal.address), () => run(process.execPath, ['-e', '0']));
@@ -303,24 +312,6 @@ async function main() {
   await Promise.allSettled([temporal.stop(), gitServer.close(), fake.close()]);
   await rm(scratch, { recursive: true, force: true });
   await rm(claudeHome, { recursive: true, force: true });
-}
-
-/** A repository whose history is big and its working tree small, pushed to the git server. */
-async function bigRepo(gitServer: Awaited<ReturnType<typeof startGitServer>>, scratch: string) {
-  const url = await gitServer.createRepo('big');
-  const work = join(scratch, 'big-seed');
-  await run('git', ['clone', '--quiet', gitServer.bareDir('big'), work]);
-  const ident = ['-c', 'user.name=Bench', '-c', 'user.email=bench@localhost'];
-  for (let c = 0; c < 40; c++) {
-    for (let f = 0; f < 3; f++) await writeFile(join(work, `blob-${f}.bin`), randomBytes(384 * 1024));
-    await run('git', ['add', '--all'], { cwd: work });
-    await run('git', [...ident, 'commit', '--quiet', '-m', `revision ${c}`], { cwd: work });
-  }
-  await run('git', ['push', '--quiet', 'origin', 'main'], { cwd: work });
-  const history = await diskUse(gitServer.bareDir('big'));
-  const tree = (await diskUse(work)) - (await diskUse(join(work, '.git')));
-  await rm(work, { recursive: true, force: true });
-  return { url, history, tree };
 }
 
 /** Spawn `station-coding mcp`, send `initialize`, and resolve when the answer arrives. */

@@ -32,20 +32,22 @@ export async function prepareAttempts(ws: WorkspaceGit, ref: WorkspaceRef, dir: 
   await mkdir(dir, { recursive: true });
   const base = await treeOf(ws, ref.workspace_path, signal);
   const head = (await (await ws.git(ref.workspace_path, signal)).raw(['rev-parse', '--verify', '-q', 'HEAD']).catch(() => '')).trim();
-  const workspaces: string[] = [];
-  for (let n = 1; n <= count; n++) {
-    const copy = join(dir, `attempt-${n}`);
-    // The objects, the base tree's too (written by the snapshot above), are hard links: no disk for history.
-    await hardenedGitForNewRepository(dir, signal, ws.settings.clone_timeout_sec).raw(['clone', '--quiet', '--local', '--no-checkout', ref.workspace_path, copy]);
-    const git = await ws.git(copy, signal);
-    await git.raw(['read-tree', '-u', '--reset', base]);
-    if (head) {
-      await git.raw(['update-ref', '--no-deref', 'HEAD', head]);
-      await git.raw(['reset', '--quiet']); // the index back to HEAD: the session's changes are unstaged, as they are there
-    }
-    await git.raw(['remote', 'remove', 'origin']);
-    workspaces.push(copy);
-  }
+  // Side by side: each copy is a few git processes, mostly waiting on the disk.
+  const workspaces = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const copy = join(dir, `attempt-${i + 1}`);
+      // The objects, the base tree's too (written by the snapshot above), are hard links: no disk for history.
+      await hardenedGitForNewRepository(dir, signal, ws.settings.clone_timeout_sec).raw(['clone', '--quiet', '--local', '--no-checkout', ref.workspace_path, copy]);
+      const git = await ws.git(copy, signal);
+      await git.raw(['read-tree', '-u', '--reset', base]);
+      if (head) {
+        await git.raw(['update-ref', '--no-deref', 'HEAD', head]);
+        await git.raw(['reset', '--quiet']); // the index back to HEAD: the session's changes are unstaged, as they are there
+      }
+      await git.raw(['remote', 'remove', 'origin']);
+      return copy;
+    }),
+  );
   const prepared: PreparedAttempts = { dir, base, workspaces };
   await writeFile(join(dir, PREPARED), JSON.stringify(prepared));
   return prepared;
@@ -53,20 +55,20 @@ export async function prepareAttempts(ws: WorkspaceGit, ref: WorkspaceRef, dir: 
 
 /** What each attempt changed from the base: its tree, the line counts, and its patch written beside the copies. */
 export async function measureAttempts(ws: WorkspaceGit, prepared: PreparedAttempts, signal: AbortSignal): Promise<AttemptStat[]> {
-  const stats: AttemptStat[] = [];
-  for (const [i, copy] of prepared.workspaces.entries()) {
-    const tree = await treeOf(ws, copy, signal);
-    const git = await ws.git(copy, signal);
-    const range = ['--no-ext-diff', '--no-textconv', prepared.base, tree];
-    const numstat = (await git.raw(['diff', '--numstat', ...range])).trim();
-    const lines = numstat ? numstat.split('\n') : [];
-    // A binary file counts as one line added: it is a change, and git gives no lines for it.
-    const binary = lines.filter((line) => line.startsWith('-\t')).length;
-    const count = (column: 0 | 1) => lines.reduce((sum, line) => sum + (Number(line.split('\t')[column]) || 0), 0);
-    await writeFile(join(prepared.dir, patchName(i + 1)), await git.raw(['diff', '--binary', '--full-index', ...range]));
-    stats.push({ n: i + 1, tree, files: lines.length, insertions: count(0) + binary, deletions: count(1) });
-  }
-  return stats;
+  return Promise.all(
+    prepared.workspaces.map(async (copy, i): Promise<AttemptStat> => {
+      const tree = await treeOf(ws, copy, signal);
+      const git = await ws.git(copy, signal);
+      const range = ['--no-ext-diff', '--no-textconv', prepared.base, tree];
+      const numstat = (await git.raw(['diff', '--numstat', ...range])).trim();
+      const lines = numstat ? numstat.split('\n') : [];
+      // A binary file counts as one line added: it is a change, and git gives no lines for it.
+      const binary = lines.filter((line) => line.startsWith('-\t')).length;
+      const count = (column: 0 | 1) => lines.reduce((sum, line) => sum + (Number(line.split('\t')[column]) || 0), 0);
+      await writeFile(join(prepared.dir, patchName(i + 1)), await git.raw(['diff', '--binary', '--full-index', ...range]));
+      return { n: i + 1, tree, files: lines.length, insertions: count(0) + binary, deletions: count(1) };
+    }),
+  );
 }
 
 /**
