@@ -12,6 +12,8 @@ import { testPython } from './support/setup.js';
 import { getWorld, GIT_TOKEN_ENV, type World } from './support/world.js';
 import { defaultScript as claudeScript } from './support/fake-anthropic.js';
 import { defaultScript as codexScript } from './support/fake-responses.js';
+import { copilotScript, defaultScript as openaiScript, qwenScript } from './support/fake-openai.js';
+import { defaultScript as geminiScript } from './support/fake-gemini.js';
 import { git } from './support/helpers.js';
 import { cli, writeConfig } from './support/cli.js';
 import { onlyOneCanPass, RESULT_CHECKS } from './support/best-of-scripts.js';
@@ -26,7 +28,28 @@ describe('best-of-N attempts', function () {
   after(() => {
     w.claude.setScript(claudeScript());
     w.responses.setScript(codexScript());
+    w.openai.setScript(openaiScript());
+    w.gemini.setScript(geminiScript());
   });
+
+  // Every other local backend runs attempts in copies too (its conversations, HOME and server per attempt).
+  for (const backend of ['opencode', 'opencode-cli', 'gemini', 'qwen', 'copilot'] as const) {
+    it(`best-of-2 on a ${backend} session: both attempts run in their copies, one is applied`, async () => {
+      const script = { file: 'attempt.txt', content: 'attempted\n', command: 'true', finalText: 'Done.' };
+      if (backend === 'gemini') w.gemini.setScript(geminiScript(script));
+      else w.openai.setScript(backend === 'qwen' ? qwenScript(script) : backend === 'copilot' ? copilotScript(script) : openaiScript(script));
+      const url = await w.git.createRepo(`best-of-${backend}`, { 'README.md': 'attempts\n' });
+      const { session_id, workspace_path } = await w.client.open({ repo_url: url, backend });
+      const result = await w.client.code({ session_id, instruction: 'Write the attempt', attempts: 2 });
+      assert.equal(result.success, true, result.error);
+      assert.deepEqual(result.attempts!.map((a) => [a.n, a.backend, a.success, a.files_changed]), [[1, backend, true, 1], [2, backend, true, 1]]);
+      assert.ok(result.chosen === 1 || result.chosen === 2);
+      assert.deepEqual(result.files_changed, [{ path: 'attempt.txt', status: 'added' }]);
+      assert.equal(readFileSync(join(workspace_path, 'attempt.txt'), 'utf8'), 'attempted\n');
+      assert.ok(result.attempts!.every((a) => a.tokens.input > 0), 'every attempt reported its tokens');
+      await w.client.close({ session_id });
+    });
+  }
 
   it('best-of-3 from the Python SDK: only attempt 2 can pass, it is chosen and exactly its changes applied; all saved; no check sees a secret', async () => {
     const url = await w.git.createRepo('best-of-3', { 'README.md': 'best of three\n' });

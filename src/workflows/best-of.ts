@@ -82,15 +82,22 @@ export function chooseAttempt(finished: FinishedAttempt[]): FinishedAttempt {
   })[0]!;
 }
 
+/** The attempts' results as one: the first's words, every attempt's tokens and cost summed, the longest duration. */
+export function spentByAll(results: CodeResult[]): CodeResult {
+  const first = results[0]!;
+  const tokens = results.reduce((sum, r) => addTokens(sum, r.trace.tokens), zeroTokens());
+  const cost = results.reduce((sum, r) => sum + r.trace.cost, 0);
+  // The attempts ran side by side: the task took as long as the longest.
+  const duration_ms = Math.max(0, ...results.map((r) => r.trace.duration_ms));
+  return { ...first, trace: { ...first.trace, tokens, cost, duration_ms } };
+}
+
 /** The task's result: the chosen attempt's, with every attempt's spending summed and every attempt listed. */
 export function bestOfResult(finished: FinishedAttempt[], chosen: number | undefined, savedTo: string | undefined): CodeResult {
   const records = finished.map(attemptRecord);
   const winner = finished.find((f) => f.planned.n === chosen);
   const base = winner?.result ?? cancelledResult(finished);
-  const tokens = finished.reduce((sum, f) => addTokens(sum, f.result.trace.tokens), zeroTokens());
-  const cost = finished.reduce((sum, f) => sum + f.result.trace.cost, 0);
-  // The attempts ran side by side: the task took as long as the longest.
-  const duration_ms = Math.max(0, ...finished.map((f) => f.result.trace.duration_ms));
+  const { tokens, cost, duration_ms } = spentByAll(finished.map((f) => f.result)).trace;
   const summary = winner ? `Attempt ${winner.planned.n} of ${finished.length} (${winner.planned.backend}) chosen: ${winner.result.summary}` : base.summary;
   return {
     ...base,

@@ -59,7 +59,7 @@ import { OperationQueue } from './operation-queue.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
 import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks, type FixLoop } from './fix-loop.js';
-import { attemptBudget, bestOfResult, chooseAttempt, plannedAttempts, type FinishedAttempt, type PlannedAttempt } from './best-of.js';
+import { attemptBudget, bestOfResult, chooseAttempt, plannedAttempts, spentByAll, type FinishedAttempt, type PlannedAttempt } from './best-of.js';
 import type { SessionRef } from '../core/backend.js';
 import { failure, operationFailure, parseInput, spentBy } from './failures.js';
 import { DEFAULT_APPROVAL_TIMEOUT_MS, PR_REMOTE, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, requestOf, type GatedRequest } from './approval-gate.js';
@@ -294,7 +294,7 @@ export class Session {
     const planned = this.plannedAttempts(req);
     try {
       result = await task.scope.run(async () => {
-        if (planned) return this.bestOf(task, req, planned);
+        if (planned) return this.bestOf(task, req, planned, (r) => (done = r));
         done = await round(req, this.remainingBudget());
         if (!this.wantsChecks(req)) return done;
         return this.checkAndFix(req, done, round, { checks: () => this.runChecks(), progress: (r) => (done = r) });
@@ -363,7 +363,7 @@ export class Session {
    * worker's attempt goes on in its copy and conversation), choose one by the stated rule, apply its changes,
    * save every attempt's changes. Cancelled: every attempt stops, nothing is applied, all is saved.
    */
-  private async bestOf(task: TaskRef, req: CodeRequest, planned: PlannedAttempt[]): Promise<CodeResult> {
+  private async bestOf(task: TaskRef, req: CodeRequest, planned: PlannedAttempt[], progress: (spent: CodeResult) => void): Promise<CodeResult> {
     const session = this.opened!.session;
     const host = (summary: string, extra: Partial<ActivityOptions> = {}) => this.hostActivities(summary, extra);
     // Not cancellable: a cancel that comes now finds the copies made, and stops the attempts as they start.
@@ -372,27 +372,32 @@ export class Session {
     ).catch((err) => this.fail(err, 'attempts'));
     this.status.running_attempts = planned.map((p) => ({ n: p.n, backend: p.backend, state: 'coding' }));
     this.publish();
-    const share = attemptBudget(this.remainingBudget(), planned.length);
-    let cancelled = false;
-    const ran = await Promise.all(
-      planned.map((p) =>
-        this.attempt(task, req, p, prepared.workspaces[p.n - 1]!, share).catch((err: unknown) => {
-          if (!isCancellation(err)) throw err;
-          cancelled = true;
-          return { result: this.failedTask('cancelled', undefined, spentBy(err)), agent_finished: false };
-        }),
-      ),
-    );
-    // What follows runs even when the task was cancelled: the copies are measured, saved and removed.
-    return CancellationScope.nonCancellable(async () => {
-      const stats = await this.onHost(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
-      const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, ...ran[i]!, stat: stats[i]! }));
-      const chosen = cancelled ? undefined : chooseAttempt(finished);
-      const summary = chosen ? `attempts: apply attempt ${chosen.planned.n}, save all` : 'attempts: save all (cancelled)';
-      const settled = await this.onHost(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
+    try {
+      const share = attemptBudget(this.remainingBudget(), planned.length);
+      let cancelled = false;
+      const ran = await Promise.all(
+        planned.map((p) =>
+          this.attempt(task, req, p, prepared.workspaces[p.n - 1]!, share).catch((err: unknown) => {
+            if (!isCancellation(err)) throw err;
+            cancelled = true;
+            return { result: this.failedTask('cancelled', undefined, spentBy(err)), agent_finished: false };
+          }),
+        ),
+      );
+      // What the attempts spent counts even if what follows fails.
+      progress(spentByAll(ran.map((r) => r.result)));
+      // What follows runs even when the task was cancelled: the copies are measured, saved and removed.
+      return await CancellationScope.nonCancellable(async () => {
+        const stats = await this.onHost(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
+        const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, ...ran[i]!, stat: stats[i]! }));
+        const chosen = cancelled ? undefined : chooseAttempt(finished);
+        const summary = chosen ? `attempts: apply attempt ${chosen.planned.n}, save all` : 'attempts: save all (cancelled)';
+        const settled = await this.onHost(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
+        return bestOfResult(finished, chosen?.planned.n, settled.saved_to);
+      });
+    } finally {
       this.status.running_attempts = undefined;
-      return bestOfResult(finished, chosen?.planned.n, settled.saved_to);
-    });
+    }
   }
 
   /** One attempt: a task (with its checks and fix rounds) in its copy, as a session of its own with a new conversation. */
