@@ -10,13 +10,8 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
-  upsertMemo,
-  upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities, OpenedSession } from '../activities/index.js';
 import {
   addTokens,
@@ -50,20 +45,20 @@ import {
   type ReviewResult,
   type SessionStatus,
   type TaskCheckpoint,
-  type TaskRecord,
   type TaskRef,
 } from '../contract.js';
 import { oneLine } from '../text.js';
-import { currentDetails } from './current-details.js';
+import { Publisher } from './publish.js';
+import { failedResult, taskRecord } from './task-records.js';
 import { OperationQueue } from './operation-queue.js';
-import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { budgetExhausted, remainingBudget } from './budget.js';
 import { allPassed, checksFixInstruction, mergeRounds, spentTogether, withChecks, type FixLoop } from './fix-loop.js';
 import { attemptBudget, bestOfResult, chooseAttempt, plannedAttempts, spentByAll, type FinishedAttempt, type PlannedAttempt } from './best-of.js';
 import type { SessionRef } from '../core/backend.js';
 import { failure, operationFailure, parseInput, spentBy } from './failures.js';
 import { DEFAULT_APPROVAL_TIMEOUT_MS, PR_REMOTE, REVIEWS_KEPT, awaitingFailure, awaitingRecord, fixCommitMessage, fixInstruction, requestOf, type GatedRequest } from './approval-gate.js';
-import { pickupTimedOut, restoreElsewhere, workerOf } from './failover.js';
+import { workerOf } from './failover.js';
+import { HEARTBEAT_TIMEOUT, Placement } from './placement.js';
 
 /** What a session hands to its next run when it continues as new. */
 /** The session's own state; the running and queued tasks are derived from the task line (see view()). */
@@ -80,9 +75,6 @@ export interface SessionSnapshot {
 
 const TASKS_KEPT = 50;
 const TASK_TIMEOUT_GRACE_MS = 2 * 60_000;
-const HEARTBEAT_TIMEOUT = '20 seconds';
-/** If the worker holding the workspace is gone this long, an operation fails instead of waiting forever. */
-const HOST_PICKUP_TIMEOUT = '5 minutes';
 
 interface QueuedTask extends TaskRef {
   cancelled: boolean;
@@ -100,13 +92,21 @@ export class Session {
   /** Workflow time of the last operation's end: what the idle timeout counts from. */
   lastActive = Date.now();
   private nextTask: number;
-  /** An operation found the workspace's worker gone (it may come back: later operations still try it). */
-  private workerLost = false;
+  /** Where its operations run (the workspace's worker, a failover). */
+  private readonly place = new Placement(
+    () => this.opened!,
+    (restored, from) => {
+      this.status.workspace_path = restored.workspace_path;
+      this.status.backend_session_id = undefined;
+      if (restored.branch) this.status.branch = restored.branch;
+      this.status.failovers = [...(this.status.failovers ?? []), { from, to: workerOf(restored.worker_queue), at: new Date(Date.now()).toISOString() }];
+      this.publish();
+    },
+  );
   private readonly queue = new OperationQueue();
   private reviewing = false;
   private readonly tasks: QueuedTask[] = [];
-  /** What memo and search attributes last said (a new run publishes again). */
-  private published?: string;
+  private readonly publisher = new Publisher();
 
   constructor(
     readonly id: string,
@@ -245,7 +245,7 @@ export class Session {
       this.status.busy = name;
       this.publish();
       const result = await fn();
-      this.workerLost = false;
+      this.place.lost = false;
       return result;
     } finally {
       this.queue.release(ticket);
@@ -276,7 +276,7 @@ export class Session {
     if (exhausted) throw failure(exhausted, 'budget_exhausted');
     // Built per attempt: after a failover the task goes to the new worker's queue.
     const activity = () =>
-      this.hostActivities(`code: ${oneLine(req.instruction, 80)}`, {
+      this.place.activities(`code: ${oneLine(req.instruction, 80)}`, {
         // The backend stops the task at task_timeout itself and reports it; this is only the backstop.
         startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS,
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -284,7 +284,7 @@ export class Session {
     task.scope = new CancellationScope();
     this.publish();
     const round = async (request: CodeRequest, budget: Budget | undefined): Promise<CodeResult> => {
-      const { backend_session_id, ...rest } = await this.onHost(() => activity().runCode(this.opened!.session, request, this.status.title, budget));
+      const { backend_session_id, ...rest } = await this.place.run(() => activity().runCode(this.opened!.session, request, this.status.title, budget));
       if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
       return rest;
     };
@@ -301,7 +301,7 @@ export class Session {
       });
     } catch (err) {
       if (!isCancellation(err)) {
-        const reason = this.failureOf(err, 'code task');
+        const reason = this.place.failureOf(err, 'code task');
         this.record(task, this.failedTask(reason.message, undefined, spentTogether(done, spentBy(err))));
         throw reason;
       }
@@ -365,10 +365,10 @@ export class Session {
    */
   private async bestOf(task: TaskRef, req: CodeRequest, planned: PlannedAttempt[], progress: (spent: CodeResult) => void): Promise<CodeResult> {
     const session = this.opened!.session;
-    const host = (summary: string, extra: Partial<ActivityOptions> = {}) => this.hostActivities(summary, extra);
+    const host = (summary: string, extra: Partial<ActivityOptions> = {}) => this.place.activities(summary, extra);
     // Not cancellable: a cancel that comes now finds the copies made, and stops the attempts as they start.
     const prepared = await CancellationScope.nonCancellable(() =>
-      this.onHost(() => host(`attempts: ${planned.length} copies of the workspace`).prepareAttempts(session, task.task, planned.length)),
+      this.place.run(() => host(`attempts: ${planned.length} copies of the workspace`).prepareAttempts(session, task.task, planned.length)),
     ).catch((err) => this.fail(err, 'attempts'));
     this.status.running_attempts = planned.map((p) => ({ n: p.n, backend: p.backend, state: 'coding' }));
     this.publish();
@@ -388,11 +388,11 @@ export class Session {
       progress(spentByAll(ran.map((r) => r.result)));
       // What follows runs even when the task was cancelled: the copies are measured, saved and removed.
       return await CancellationScope.nonCancellable(async () => {
-        const stats = await this.onHost(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
+        const stats = await this.place.run(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
         const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, ...ran[i]!, stat: stats[i]! }));
         const chosen = cancelled ? undefined : chooseAttempt(finished);
         const summary = chosen ? `attempts: apply attempt ${chosen.planned.n}, save all` : 'attempts: save all (cancelled)';
-        const settled = await this.onHost(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
+        const settled = await this.place.run(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
         return bestOfResult(finished, chosen?.planned.n, settled.saved_to);
       });
     } finally {
@@ -410,14 +410,14 @@ export class Session {
     };
     const round = async (request: CodeRequest, left: Budget | undefined): Promise<CodeResult> => {
       const options = { startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-      const { backend_session_id, ...rest } = await this.onHost(() => this.hostActivities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left));
+      const { backend_session_id, ...rest } = await this.place.run(() => this.place.activities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left));
       if (backend_session_id) ref.backend_session_id = backend_session_id;
       return rest;
     };
     const checks = async () => {
       mark('checking');
       const options = { startToCloseTimeout: '6 hours', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-      const results = await this.onHost(() => this.hostActivities(`attempt ${p.n}: checks`, options).runChecks(ref, this.start.checks));
+      const results = await this.place.run(() => this.place.activities(`attempt ${p.n}: checks`, options).runChecks(ref, this.start.checks));
       mark('checking', results);
       return results;
     };
@@ -441,7 +441,7 @@ export class Session {
   private async runChecks(names?: string[]): Promise<CheckResult[]> {
     const summary = `checks${names?.length ? `: ${names.join(', ')}` : ''}`;
     const options = { startToCloseTimeout: '6 hours', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-    const checks = await this.onHost(() => this.hostActivities(summary, options).runChecks(this.opened!.session, this.start.checks, names));
+    const checks = await this.place.run(() => this.place.activities(summary, options).runChecks(this.opened!.session, this.start.checks, names));
     this.status.last_checks = checks;
     this.publish();
     return checks;
@@ -476,9 +476,10 @@ export class Session {
   async branch(req: BranchRequest, operation: string | undefined): Promise<BranchResult> {
     return (await this.exclusive('branch', async () => {
       const summary = `branch: ${req.create ? 'create ' : ''}${req.branch}`;
-      const result = await this.onHostQuick(
-        (queue, op) => this.localActivities(summary).createBranchHere(queue, this.opened!.session, req, op),
-        () => this.hostActivities(summary).createBranch(this.opened!.session, req, operation),
+      const result = await this.place.quick(
+        summary,
+        (local, queue, op) => local.createBranchHere(queue, this.opened!.session, req, op),
+        () => this.place.activities(summary).createBranch(this.opened!.session, req, operation),
         operation,
       ).catch((err) => this.fail(err, 'branch'));
       this.status.branch = result.branch;
@@ -489,9 +490,10 @@ export class Session {
   async commit(req: CommitRequest, operation: string | undefined): Promise<CommitResult> {
     return (await this.exclusive('commit', () => {
       const summary = `commit: ${oneLine(req.message, 60)}`;
-      return this.onHostQuick(
-        (queue, op) => this.localActivities(summary).commitChangesHere(queue, this.opened!.session, req, op),
-        () => this.hostActivities(summary).commitChanges(this.opened!.session, req, operation),
+      return this.place.quick(
+        summary,
+        (local, queue, op) => local.commitChangesHere(queue, this.opened!.session, req, op),
+        () => this.place.activities(summary).commitChanges(this.opened!.session, req, operation),
         operation,
       ).catch((err) => this.fail(err, 'commit'));
     }))!;
@@ -508,7 +510,7 @@ export class Session {
   }
 
   private pushNow(req: PushRequest): Promise<PushResult> {
-    return this.onHost(() => this.hostActivities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`).pushBranch(this.opened!.session, req)).catch((err) =>
+    return this.place.run(() => this.place.activities(`push: ${req.branch ?? this.status.branch ?? 'HEAD'} to ${req.remote}`).pushBranch(this.opened!.session, req)).catch((err) =>
       this.fail(err, 'push'),
     );
   }
@@ -533,8 +535,8 @@ export class Session {
 
   /** The operation waits for a decision: record what it would send and answer at once (no caller holds a call open for days). */
   private async requestApproval(operation: GatedOperation, req: GatedRequest, round: number, requestedAt: string): Promise<AwaitingApproval> {
-    const stat = await this.onHost(() =>
-      this.hostActivities(`approval: what the ${operation} would send`).diffSession(this.opened!.session, { uncommitted: false, max_bytes: 1000 }),
+    const stat = await this.place.run(() =>
+      this.place.activities(`approval: what the ${operation} would send`).diffSession(this.opened!.session, { uncommitted: false, max_bytes: 1000 }),
     ).catch((err) => this.fail(err, operation));
     const pending = awaitingRecord(operation, req, req.push.branch ?? this.status.branch, stat, round, requestedAt);
     this.status.awaiting_approval = pending;
@@ -613,9 +615,9 @@ export class Session {
     this.assertAccepting();
     if (this.status.state !== 'open' && this.status.state !== 'awaiting_approval') throw failure(`session ${this.id} is ${this.status.state}`, 'session_closed');
     try {
-      return await this.hostActivities(`diff against ${req.base ?? 'the session start'}`).diffSession(this.opened!.session, req);
+      return await this.place.activities(`diff against ${req.base ?? 'the session start'}`).diffSession(this.opened!.session, req);
     } catch (err) {
-      throw this.failureOf(err, 'diff');
+      throw this.place.failureOf(err, 'diff');
     }
   }
 
@@ -675,13 +677,13 @@ export class Session {
     let deleted = false;
     try {
       // A worker known to be lost gets a moment, not the full wait: the session ends either way.
-      const wait = this.workerLost ? { scheduleToStartTimeout: '5 seconds' } : {};
-      const done = await this.hostActivities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`, wait).closeSession(this.opened!.session, deleteWorkspace);
+      const wait = this.place.lost ? { scheduleToStartTimeout: '5 seconds' } : {};
+      const done = await this.place.activities(`close: ${deleteWorkspace ? 'delete workspace' : 'keep workspace'}`, wait).closeSession(this.opened!.session, deleteWorkspace);
       deleted = done.workspace_deleted;
       if (done.saved_to) this.status.saved_to = done.saved_to;
     } catch (err) {
       // The session still ends; the state says why the workspace may remain.
-      this.status.last_error = `cleanup failed: ${this.failureOf(err, 'close').message}`;
+      this.status.last_error = `cleanup failed: ${this.place.failureOf(err, 'close').message}`;
     }
     this.status.state = 'closed';
     this.closeResult = { session_id: this.id, success, reason, workspace_path: this.opened!.session.workspace_path, workspace_deleted: deleted, ...(this.status.saved_to ? { saved_to: this.status.saved_to } : {}) };
@@ -701,122 +703,22 @@ export class Session {
 
   // ---- records and publishing ----
 
-  /**
-   * Run an operation on the worker that holds the workspace. When that worker is lost (it did not pick the
-   * operation up within worker_lost_after_sec) and a checkpoint store is configured, the session first moves to
-   * another worker (failover), then the operation runs there.
-   */
-  private async onHost<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (!this.opened?.checkpoint || !pickupTimedOut(err) || !patched('failover')) throw err;
-      await this.failover();
-      return await run();
-    }
-  }
-
-  /**
-   * A short git operation: first as a local activity, in this workflow task, which does it when its worker holds
-   * the workspace (the usual case: workflow tasks stick to the worker that opened the session); otherwise, or in a
-   * history from before this existed, as an activity on the workspace's worker. Both carry the same operation key,
-   * so a retry on either path finds what the other did.
-   */
-  private async onHostQuick<T>(here: (queue: string, operation: string) => Promise<T | null>, there: () => Promise<T>, operation: string | undefined): Promise<T> {
-    if (operation !== undefined && patched('local-git')) {
-      const done = await here(this.opened!.worker_queue, operation);
-      if (done !== null) return done;
-    }
-    return this.onHost(there);
-  }
-
-  /** Move the session to the worker that re-created its workspace, and pin to it. */
-  private async failover(): Promise<void> {
-    const opened = this.opened!;
-    const lost = workerOf(opened.worker_queue);
-    const restored = await restoreElsewhere(opened, HEARTBEAT_TIMEOUT);
-    opened.worker_queue = restored.worker_queue;
-    opened.session.workspace_path = this.status.workspace_path = restored.workspace_path;
-    // The agent's conversation was stored on the lost host: the next task starts a new one.
-    opened.session.backend_session_id = this.status.backend_session_id = undefined;
-    if (restored.branch) this.status.branch = restored.branch;
-    this.status.failovers = [...(this.status.failovers ?? []), { from: lost, to: workerOf(restored.worker_queue), at: new Date(Date.now()).toISOString() }];
-    this.publish();
-  }
-
-  private localActivities(summary: string) {
-    return proxyLocalActivities<Activities>({
-      startToCloseTimeout: '30 minutes',
-      retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '1 second' },
-      summary,
-    });
-  }
-
-  private hostActivities(summary: string, extra: Partial<ActivityOptions> = {}) {
-    return proxyActivities<Activities>({
-      taskQueue: this.opened!.worker_queue,
-      startToCloseTimeout: '30 minutes',
-      scheduleToStartTimeout: this.opened!.worker_lost_after_ms ?? HOST_PICKUP_TIMEOUT,
-      heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '1 second' },
-      summary,
-      ...extra,
-    });
-  }
-
   private fail(err: unknown, operation: string): never {
-    const reason = this.failureOf(err, operation);
+    const reason = this.place.failureOf(err, operation);
     this.status.last_error = reason.message;
     throw reason;
   }
 
-  /** The failure an operation reports; an operation the workspace's worker never picked up names that worker. */
-  private failureOf(err: unknown, operation: string): ApplicationFailure {
-    if (!pickupTimedOut(err)) return operationFailure(err);
-    this.workerLost = true;
-    const worker = workerOf(this.opened!.worker_queue);
-    const waited = Math.round((this.opened!.worker_lost_after_ms ?? 300_000) / 1000);
-    return failure(
-      `worker ${worker}, which holds the workspace ${this.opened!.session.workspace_path}, did not pick up the ${operation} in ${waited}s: ` +
-        `it is gone or stopped, and the workspace with everything not pushed is on that host. Start a worker with worker_id ${worker} to go on, or coding_close to end the session.`,
-      'unavailable',
-    );
-  }
-
   private failedTask(error: string, summary?: string, spent?: TaskCheckpoint): CodeResult {
-    const backend = this.opened?.session.backend ?? this.status.backend ?? 'claudecode';
-    const trace = { backend, tokens: spent?.tokens ?? zeroTokens(), cost: spent?.cost ?? 0, duration_ms: 0, tool_calls: [] };
-    return {
-      success: false,
-      summary: summary ?? (error === 'cancelled' ? 'The task was cancelled.' : `The task failed: ${error}`),
-      error,
-      files_changed: [],
-      trace,
-    };
+    return failedResult(this.opened?.session.backend ?? this.status.backend ?? 'claudecode', error, summary, spent);
   }
 
   private record(task: TaskRef, result: CodeResult): void {
     if (!result.success) this.status.last_error = result.error ?? result.summary;
-    const tokens = result.trace.tokens;
     this.status.tasks_run++;
     this.status.cost += result.trace.cost;
-    this.status.tokens = addTokens(this.status.tokens, tokens);
-    const entry: TaskRecord = {
-      task: task.task,
-      ...(task.update_id ? { update_id: task.update_id } : {}),
-      instruction: task.instruction,
-      success: result.success,
-      files_changed: result.files_changed.length,
-      duration_ms: result.trace.duration_ms,
-      tokens,
-      cost: result.trace.cost,
-      ...(result.error ? { error: oneLine(result.error, 300) } : {}),
-      ...(result.checks ? { checks: { passed: result.checks.filter((c) => c.passed).length, failed: result.checks.filter((c) => !c.passed).length } } : {}),
-      ...(result.fix_rounds ? { fix_rounds: result.fix_rounds } : {}),
-      ...(result.attempts ? { attempts: result.attempts.length } : {}),
-      ...(result.chosen ? { chosen: result.chosen } : {}),
-    };
-    this.status.tasks = [...this.status.tasks, entry].slice(-TASKS_KEPT);
+    this.status.tokens = addTokens(this.status.tokens, result.trace.tokens);
+    this.status.tasks = [...this.status.tasks, taskRecord(task, result)].slice(-TASKS_KEPT);
   }
 
   /** The status as the query and the UI show it: the record plus the running and queued code tasks. */
@@ -830,26 +732,8 @@ export class Session {
     };
   }
 
-  /** Publish the session's state where Temporal's own tools see it: memo, current details, search attributes. */
+  /** Publish the session's state where Temporal's own tools see it (publish.ts). */
   publish(): void {
-    const s = this.status;
-    setCurrentDetails(currentDetails(this.view()));
-    // Memo and search attributes are history events: written only when they change.
-    const memo = { backend: s.backend, repo_url: s.repo_url, branch: s.branch, state: s.state, scope: s.scope, title: s.title, cost: s.cost, tasks_run: s.tasks_run };
-    const published = JSON.stringify([memo, this.searchAttributes]);
-    if (published === this.published) return;
-    this.published = published;
-    upsertMemo(memo);
-    if (!this.searchAttributes) return;
-    const pairs: SearchAttributeUpdatePair[] = [
-      { key: SEARCH_ATTRIBUTES.state, value: s.state },
-      { key: SEARCH_ATTRIBUTES.scope, value: s.scope },
-      { key: SEARCH_ATTRIBUTES.cost, value: s.cost },
-    ];
-    if (s.backend) pairs.push({ key: SEARCH_ATTRIBUTES.backend, value: s.backend });
-    if (s.repo_url) pairs.push({ key: SEARCH_ATTRIBUTES.repo, value: s.repo_url });
-    if (s.branch) pairs.push({ key: SEARCH_ATTRIBUTES.branch, value: s.branch });
-    if (s.title) pairs.push({ key: SEARCH_ATTRIBUTES.title, value: s.title });
-    upsertSearchAttributes(pairs);
+    this.publisher.publish(this.view(), this.searchAttributes);
   }
 }
