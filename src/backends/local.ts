@@ -15,7 +15,7 @@ import type {
 import { runChecks, type CheckSettings } from '../checks/run-checks.js';
 import type { AgentOutcome, AgentRunner, ProgressSink } from '../core/runner.js';
 import { traced } from '../telemetry/task-span.js';
-import type { LocalWorkspace, WorkspaceRef } from '../git/workspace.js';
+import type { LocalWorkspace } from '../git/workspace.js';
 import { markKept } from '../git/kept.js';
 import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
 import { Redactor } from '../secrets/redact.js';
@@ -41,10 +41,9 @@ export class LocalBackend implements CodingBackend {
   }
 
   async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
-    const ref = this.ref(session);
-    await this.workspace.assertExists(ref);
+    await this.workspace.assertExists(session);
     const redactor = this.redactor.with(session.token_env ? process.env[session.token_env] : undefined);
-    const results = await runChecks(checks, ref.workspace_path, { ...this.checkSettings, redact: (text) => redactor.text(text) }, signal);
+    const results = await runChecks(checks, session.workspace_path, { ...this.checkSettings, redact: (text) => redactor.text(text) }, signal);
     return redactor.deep(results);
   }
 
@@ -59,7 +58,7 @@ export class LocalBackend implements CodingBackend {
 
   /** code(), and the two working-tree snapshots (git tree ids) its files_changed compares: a NATS agent stores their diff. */
   async codeWithSnapshots(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<{ outcome: CodeOutcome; before: string; after: string }> {
-    const ref = this.ref(op.session);
+    const ref = op.session;
     await this.workspace.assertExists(ref);
     if (op.files?.length) await this.workspace.checkFilesInside(ref, op.files);
     // One agent per workspace: what an earlier attempt (a worker killed with SIGKILL) left running goes first,
@@ -147,41 +146,31 @@ export class LocalBackend implements CodingBackend {
   }
 
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef) {
-    return this.workspace.branch(this.ref(session), req, signal, op);
+    return this.workspace.branch(session, req, signal, op);
   }
 
   commit(session: SessionRef, req: CommitRequest, signal: AbortSignal, op?: OperationRef) {
-    return this.workspace.commit(this.ref(session), req, signal, op);
+    return this.workspace.commit(session, req, signal, op);
   }
 
   push(session: SessionRef, req: PushRequest, signal: AbortSignal) {
-    return this.workspace.push(this.ref(session), req, signal);
+    return this.workspace.push(session, req, signal);
   }
 
   async diff(session: SessionRef, req: DiffRequest, signal: AbortSignal): Promise<DiffResult> {
-    const result = await this.workspace.diff(this.ref(session), req, signal);
+    const result = await this.workspace.diff(session, req, signal);
     // The workspace may hold a secret the agent wrote into a file: never passed on to a reviewer.
     return this.redactor.with(session.token_env ? process.env[session.token_env] : undefined).deep(result);
   }
 
   async close(op: CloseOperation): Promise<CloseOutcome> {
-    const ref = this.ref(op.session);
+    const ref = op.session;
     if (!op.delete_workspace) {
       if (ref.managed) await markKept(ref.workspace_path, ref.session_id).catch(() => undefined); // gone already: nothing to keep
       return { workspace_deleted: false };
     }
     const removed = await this.workspace.remove(ref, op.asked_at_ms);
     return { workspace_deleted: removed.deleted, ...(removed.saved_to ? { saved_to: removed.saved_to } : {}) };
-  }
-
-  private ref(session: SessionRef): WorkspaceRef {
-    return {
-      session_id: session.session_id,
-      workspace_path: session.workspace_path,
-      managed: session.managed,
-      repo_url: session.repo_url,
-      token_env: session.token_env,
-    };
   }
 }
 

@@ -2,6 +2,7 @@
 // repository, a kept workspace re-attached, or a repository the caller names (inside the allowed roots).
 import { mkdir, realpath, rm } from 'node:fs/promises';
 import { CodingError } from '../core/errors.js';
+import type { OpenOperation, OpenOutcome } from '../core/backend.js';
 import { branch } from './branch.js';
 import type { CloneCache } from './clone-cache.js';
 import { hardenedGitForNewRepository, rememberWorkerConfig } from './hardening.js';
@@ -10,23 +11,11 @@ import type { WorkspaceGit, WorkspaceRef } from './workspace-git.js';
 import { checkWorkspacePath } from './workspace-roots.js';
 import { markSessionStart } from './diff.js';
 
-export interface OpenSpec {
-  session_id: string;
-  repo_url?: string;
-  branch?: string;
-  workspace_path?: string;
-  /** Run `git init` in a workspace_path that is not a repository yet (otherwise it is refused). */
-  init?: boolean;
-  token_env?: string;
-}
+/** What opening a workspace takes: the backend's open operation without what only the backend needs. */
+export type OpenSpec = Omit<OpenOperation, 'backend' | 'title'>;
 
-export interface Opened {
-  workspace_path: string;
-  repo_cloned: boolean;
-  managed: boolean;
-  branch?: string;
-  repo_url?: string;
-}
+/** What opening a workspace gives: the backend's outcome without what only a remote backend says. */
+export type Opened = Omit<OpenOutcome, 'agent_backend'>;
 
 /** What opening needs of the workspace facade besides git. */
 export interface OpenContext {

@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GitProcess } from './git-process.js';
 import { CodingError } from '../core/errors.js';
+import type { SessionRef } from '../core/backend.js';
 import { gitAuthEnv } from './credentials.js';
 import { hardenedGit } from './hardening.js';
 import type { GitCredentials } from './host-credentials.js';
@@ -26,15 +27,8 @@ export interface WorkspaceSettings {
   clone_cache_dir?: string;
 }
 
-/** Where a session's workspace is and whose token its git may use. */
-export interface WorkspaceRef {
-  session_id: string;
-  workspace_path: string;
-  managed: boolean;
-  repo_url?: string;
-  /** The session's choice among the configured token variables (credentials.token_env), never the token. */
-  token_env?: string;
-}
+/** Where a session's workspace is and whose token its git may use: the part of the session's reference git needs. */
+export type WorkspaceRef = Pick<SessionRef, 'session_id' | 'workspace_path' | 'managed' | 'repo_url' | 'token_env'>;
 
 export class WorkspaceGit {
   constructor(
