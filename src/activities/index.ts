@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Backend, Budget, BranchRequest, Check, CheckResult, CodeRequest, CommitRequest, DiffRequest, ProgressEvent, PushRequest, SessionStart, TaskCheckpoint, TaskProgress } from '../contract.js';
-import type { CodingConfig } from '../config.js';
+import { workerId, type CodingConfig } from '../config.js';
 import type { AttemptStat, AttemptWorkspaces, BackendRegistry, CodeOutcome, OperationRef, PreparedAttempts, SessionRef, SettledAttempts } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
@@ -24,6 +24,8 @@ export interface OpenedSession extends SessionSettings {
   agent_backend?: Backend;
   /** Task queue of the worker that holds the workspace: every later activity goes there. */
   worker_queue: string;
+  /** That worker's id (absent in histories from before it was returned: the queue's `@<worker id>` says it). */
+  worker_id?: string;
   /** A checkpoint store is configured: a lost worker's session moves to another worker (restoreWorkspace). */
   checkpoint?: boolean;
 }
@@ -32,6 +34,7 @@ export interface OpenedSession extends SessionSettings {
 export interface RestoredWorkspace {
   workspace_path: string;
   worker_queue: string;
+  worker_id?: string;
   branch?: string;
 }
 
@@ -152,7 +155,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           branch: opened.branch,
           ...(opened.agent_backend ? { agent_backend: opened.agent_backend } : {}),
           // A remote backend's workspace is on its agent, so any worker can carry its operations.
-          worker_queue: backends.get(backend).remote ? config.temporal.task_queue : hostQueue,
+          ...(backends.get(backend).remote ? { worker_queue: config.temporal.task_queue } : { worker_queue: hostQueue, worker_id: workerId(config) }),
           ...sessionSettings(config, start),
           ...(checkpointed(session) ? { checkpoint: true } : {}),
         };
@@ -293,7 +296,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           signal,
         );
         const branch = await checkpoints.restore(opened.workspace_path, session.session_id);
-        return { workspace_path: opened.workspace_path, worker_queue: hostQueue, ...(branch ? { branch } : {}) };
+        return { workspace_path: opened.workspace_path, worker_queue: hostQueue, worker_id: workerId(config), ...(branch ? { branch } : {}) };
       });
     },
   };

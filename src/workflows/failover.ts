@@ -5,9 +5,9 @@ import { ActivityFailure, TimeoutFailure, proxyActivities } from '@temporalio/wo
 import type { Activities, OpenedSession, RestoredWorkspace } from '../activities/index.js';
 import { failure, operationFailure } from './failures.js';
 
-/** The worker id in a host task queue `<task_queue>@<worker_id>`. */
-export function workerOf(queue: string): string {
-  return queue.slice(queue.lastIndexOf('@') + 1);
+/** The worker that holds the workspace: as the activity said, or (a history from before it did) from its queue `<task_queue>@<worker_id>`. */
+export function workerOf(placed: { worker_queue: string; worker_id?: string }): string {
+  return placed.worker_id ?? placed.worker_queue.slice(placed.worker_queue.lastIndexOf('@') + 1);
 }
 
 /** The operation was never picked up: the worker serving its queue is gone or stopped. */
@@ -17,7 +17,7 @@ export function pickupTimedOut(err: unknown): boolean {
 
 /** Re-create the workspace on whichever worker takes restoreWorkspace from the shared queue. */
 export async function restoreElsewhere(opened: OpenedSession, heartbeatTimeout: string): Promise<RestoredWorkspace> {
-  const lost = workerOf(opened.worker_queue);
+  const lost = workerOf(opened);
   const activities = proxyActivities<Activities>({
     startToCloseTimeout: '2 hours',
     heartbeatTimeout,

@@ -72,7 +72,7 @@ export class Placement {
     if (!pickupTimedOut(err)) return operationFailure(err);
     this.lost = true;
     const opened = this.opened();
-    const worker = workerOf(opened.worker_queue);
+    const worker = workerOf(opened);
     const waited = Math.round((opened.worker_lost_after_ms ?? 300_000) / 1000);
     return failure(
       `worker ${worker}, which holds the workspace ${opened.session.workspace_path}, did not pick up the ${operation} in ${waited}s: ` +
@@ -84,9 +84,10 @@ export class Placement {
   /** Move the session to the worker that re-created its workspace, and pin to it. */
   private async failover(): Promise<void> {
     const opened = this.opened();
-    const from = workerOf(opened.worker_queue);
+    const from = workerOf(opened);
     const restored = await restoreElsewhere(opened, HEARTBEAT_TIMEOUT);
     opened.worker_queue = restored.worker_queue;
+    opened.worker_id = restored.worker_id;
     opened.session.workspace_path = restored.workspace_path;
     // The agent's conversation was stored on the lost host: the next task starts a new one.
     opened.session.backend_session_id = undefined;

@@ -99,7 +99,7 @@ export class Session {
       this.status.workspace_path = restored.workspace_path;
       this.status.backend_session_id = undefined;
       if (restored.branch) this.status.branch = restored.branch;
-      this.status.failovers = [...(this.status.failovers ?? []), { from, to: workerOf(restored.worker_queue), at: new Date(Date.now()).toISOString() }];
+      this.status.failovers = [...(this.status.failovers ?? []), { from, to: workerOf(restored), at: new Date(Date.now()).toISOString() }];
       this.publish();
     },
   );
