@@ -1,7 +1,9 @@
 // The state of one coding session and its operations, kept apart from the handler wiring in coding-session.ts
 // (the safe-message-handlers shape of Temporal's samples). Deterministic only: every effect is an activity on the
-// worker that holds the workspace, and the clock is the workflow's. Over 400 lines on purpose: one state machine
-// (the operation line, the task line, opening, closing, records) whose operations share its state.
+// worker that holds the workspace, and the clock is the workflow's. Where operations run is placement.ts, what is
+// recorded task-records.ts, what is published publish.ts; the rules are pure files beside it (fix-loop.ts,
+// best-of.ts, approval-gate.ts, budget.ts). What stays here is one state machine (the operation line, the task
+// line, opening, checks, attempts, the review gate, closing) whose operations share its state.
 import {
   ActivityCancellationType,
   ApplicationFailure,
