@@ -410,10 +410,13 @@ export class Session {
       Object.assign(progress, { state, ...(checks ? { checks: { passed: checks.filter((c) => c.passed).length, failed: checks.filter((c) => !c.passed).length } } : {}) });
       this.publish();
     };
+    // The agent's last round ended well (whatever the checks said after it): what the choice ranks second.
+    let agentFinished = false;
     const round = async (request: CodeRequest, left: Budget | undefined): Promise<CodeResult> => {
       const options = { startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
       const { backend_session_id, ...rest } = await this.place.run(() => this.place.activities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left));
       if (backend_session_id) ref.backend_session_id = backend_session_id;
+      agentFinished = rest.success;
       return rest;
     };
     const checks = async () => {
@@ -429,9 +432,7 @@ export class Session {
       let result = done;
       if (this.wantsChecks(req)) result = await this.checkAndFix(req, done, round, { checks, budget: budget ?? {}, fixing: () => mark('fixing'), progress: (r) => (done = r) });
       mark(result.success ? 'done' : 'failed');
-      // The agent finished its last round (whatever the checks said after it).
-      const agent_finished = result.success || (result.checks !== undefined && !allPassed(result.checks) && (result.error ?? '').startsWith('checks failed'));
-      return { result, agent_finished };
+      return { result, agent_finished: agentFinished };
     } catch (err) {
       if (isCancellation(err)) throw err;
       mark('failed');
