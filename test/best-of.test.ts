@@ -4,7 +4,7 @@
 // the worker's secrets. (A worker killed during the attempts: crash.test.ts.)
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './support/root.js';
@@ -83,15 +83,16 @@ describe('best-of-N attempts', function () {
 
     const saved = result.attempts_saved_to as string;
     for (const [n, content] of [[1, 'bad'], [2, 'good'], [3, 'bad']] as const) assert.match(readFileSync(join(saved, `attempt-${n}.patch`), 'utf8'), new RegExp(`^\\+${content}$`, 'm'));
-    assert.ok(!existsSync(join(w.workspaceBase, '.attempts', `ws_${session_id}`, 'task-1')), 'the copies are removed');
+    assert.deepEqual(readdirSync(join(w.workspaceBase, '.attempts', `ws_${session_id}`)), [], 'the copies are removed');
 
     // The winner's checks ran in its copy, inside the sandbox: what the snoop printed holds no secret.
     const snoop = result.checks.find((c: any) => c.name === 'snoop').output_tail as string;
     assert.match(snoop, /PATH=/, 'the snooping check ran');
     for (const secret of [process.env[GIT_TOKEN_ENV]!, 'sk-ant-test-key', 'sk-codex-test-key']) assert.ok(!snoop.includes(secret), 'a check saw a secret');
     // Each attempt had a conversation of its own, which started from the task itself.
-    const conversations = w.claude.mainRequests().filter((r) => JSON.stringify(r.body).includes(`ws_${session_id}/task-1/attempt-`));
-    assert.equal(new Set(conversations.map((r) => /attempt-(\d)/.exec(JSON.stringify(r.body))![1])).size, 3);
+    const copy = new RegExp(`ws_${session_id}/task-1-[0-9a-f]+/attempt-(\\d)`);
+    const conversations = w.claude.mainRequests().filter((r) => copy.test(JSON.stringify(r.body)));
+    assert.equal(new Set(conversations.map((r) => copy.exec(JSON.stringify(r.body))![1])).size, 3);
     await w.client.close({ session_id });
   });
 

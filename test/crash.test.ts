@@ -4,7 +4,7 @@
 // never block a session. Real Temporal, real git server.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -201,7 +201,8 @@ describe('crash safety of git operations', function () {
       const { session_id, workspace_path } = await client.open({ repo_url: url, checks: RESULT_CHECKS.slice(0, 1) });
       const task = client.code({ session_id, instruction: 'Write the result', attempts: 3, checks: true });
       const copies = join(w.workspaceBase, '.attempts', `ws_${session_id}`);
-      const busy = () => [1, 2, 3].filter((n) => processesIn(join(copies, 'task-1', `attempt-${n}`)).length > 0).length;
+      const taskDir = () => readdirSync(copies).map((name) => join(copies, name))[0] ?? copies;
+      const busy = () => [1, 2, 3].filter((n) => existsSync(copies) && processesIn(join(taskDir(), `attempt-${n}`)).length > 0).length;
       await waitFor('two attempts to run in their copies', () => busy() >= 2, 60_000);
       const died = exited(first);
       first.kill('SIGKILL');

@@ -165,8 +165,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     async runCode(session: SessionRef, req: CodeRequest, title?: string, budget?: Budget): Promise<CodeOutcome> {
       // A retried attempt finds the last attempt's checkpoint in the heartbeat it left.
       const ctx = Context.current();
-      const resume = (ctx.info.heartbeatDetails as TaskProgress | undefined)?.checkpoint;
-      const progress: TaskProgress = { seq: 0, events: [], ...(resume ? { checkpoint: resume } : {}), ...(session.attempt ? { attempt: session.attempt } : {}) };
+      const previous = ctx.info.heartbeatDetails as TaskProgress | undefined;
+      const resume = previous?.checkpoint;
+      // The count goes on from the last attempt's: a client showing the events has counted those already.
+      const progress: TaskProgress = { seq: previous?.seq ?? 0, events: [], ...(resume ? { checkpoint: resume } : {}), ...(session.attempt ? { attempt: session.attempt } : {}) };
       const checkpoint = (c: TaskCheckpoint) => (progress.checkpoint = { ...progress.checkpoint, ...c });
       const onProgress = (event: ProgressEvent) => {
         progress.seq += 1;
@@ -248,7 +250,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
 
     /** Best-of-N: copies of the workspace for the attempts of `task` (a backend without the capability refuses). */
     async prepareAttempts(session: SessionRef, task: number, count: number): Promise<PreparedAttempts> {
-      return heartbeating(session.token_env, (signal) => attemptsOf(session).prepare(session, task, count, signal));
+      // Task numbers start again in a new session of the same id: the run makes the name this task's own.
+      const { workflowExecution: run } = Context.current().info;
+      const label = `task-${task}-${createHash('sha256').update(`${run?.workflowId}\0${run?.runId}`).digest('hex').slice(0, 8)}`;
+      return heartbeating(session.token_env, (signal) => attemptsOf(session).prepare(session, label, count, signal));
     },
 
     async measureAttempts(session: SessionRef, prepared: PreparedAttempts): Promise<AttemptStat[]> {

@@ -12,6 +12,7 @@ import type {
   OperationRef,
   SessionRef,
 } from '../core/backend.js';
+import { rm } from 'node:fs/promises';
 import { runChecks, type CheckSettings } from '../checks/run-checks.js';
 import type { AgentOutcome, AgentRunner, ProgressSink } from '../core/runner.js';
 import { traced } from '../telemetry/task-span.js';
@@ -165,6 +166,8 @@ export class LocalBackend implements CodingBackend {
 
   async close(op: CloseOperation): Promise<CloseOutcome> {
     const ref = op.session;
+    // What a best-of-N task that failed midway left of its attempts' copies.
+    await rm(this.workspace.attemptsDir(ref.session_id), { recursive: true, force: true });
     if (!op.delete_workspace) {
       if (ref.managed) await markKept(ref.workspace_path, ref.session_id).catch(() => undefined); // gone already: nothing to keep
       return { workspace_deleted: false };

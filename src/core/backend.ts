@@ -128,8 +128,8 @@ export interface SettledAttempts {
 
 /** A backend whose workspaces are on this worker can run the attempts of a best-of-N task side by side. */
 export interface AttemptWorkspaces {
-  /** Copies of the session's workspace for `count` attempts of `task` (copies made before are kept). */
-  prepare(session: SessionRef, task: number, count: number, signal: AbortSignal): Promise<PreparedAttempts>;
+  /** Copies of the session's workspace for `count` attempts of one task, named by `label` (copies made before are kept). */
+  prepare(session: SessionRef, label: string, count: number, signal: AbortSignal): Promise<PreparedAttempts>;
   measure(prepared: PreparedAttempts, signal: AbortSignal): Promise<AttemptStat[]>;
   /** Apply the chosen attempt (none: cancelled), save every attempt's changes, remove the copies. */
   settle(session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined, signal: AbortSignal): Promise<SettledAttempts>;

@@ -91,12 +91,16 @@ export class LocalWorkspace {
 
   /** Best-of-N: where the attempts of a task work (attempts.ts), beside the clone cache under the workspace base. */
   readonly attempts: AttemptWorkspaces = {
-    prepare: (session: SessionRef, task: number, count: number, signal: AbortSignal) =>
-      prepareAttempts(this.ws, session, join(this.settings.base_path, '.attempts', basename(this.managedPath(session.session_id)), `task-${task}`), count, signal),
+    prepare: (session: SessionRef, label: string, count: number, signal: AbortSignal) => prepareAttempts(this.ws, session, join(this.attemptsDir(session.session_id), label), count, signal),
     measure: (prepared: PreparedAttempts, signal: AbortSignal) => measureAttempts(this.ws, prepared, signal),
     settle: (session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined, signal: AbortSignal) =>
       settleAttempts(this.ws, session, prepared, chosen, this.savedDir, signal),
   };
+
+  /** Where the copies of a session's best-of-N attempts are made (removed when its tasks end, and at close). */
+  attemptsDir(sessionId: string): string {
+    return join(this.settings.base_path, '.attempts', basename(this.managedPath(sessionId)));
+  }
 
   private get savedDir(): string {
     return this.settings.saved_dir ?? join(stateDir(), 'saved');

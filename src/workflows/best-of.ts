@@ -67,13 +67,14 @@ export function attemptRecord({ planned, result, stat }: FinishedAttempt): Attem
 
 /**
  * The stated rule: an attempt that succeeded (its agent finished and every check passed) first; then one whose
- * agent finished (only checks failed) before one whose agent failed; then fewer failed checks; then the smaller
- * diff (lines added and removed); then the lower cost; then the earlier attempt.
+ * agent finished (only checks failed) before one whose agent failed; then fewer failed checks; then one that
+ * changed something before one that changed nothing (an unchanged workspace passes the checks it passed before);
+ * then the smaller diff (lines added and removed); then the lower cost; then the earlier attempt.
  */
 export function chooseAttempt(finished: FinishedAttempt[]): FinishedAttempt {
   const key = (f: FinishedAttempt) => {
     const r = attemptRecord(f);
-    return [r.success ? 0 : 1, f.agent_finished ? 0 : 1, r.checks?.failed ?? 0, r.diff_stat.insertions + r.diff_stat.deletions, r.cost, r.n];
+    return [r.success ? 0 : 1, f.agent_finished ? 0 : 1, r.checks?.failed ?? 0, r.files_changed === 0 ? 1 : 0, r.diff_stat.insertions + r.diff_stat.deletions, r.cost, r.n];
   };
   return [...finished].sort((a, b) => {
     const [ka, kb] = [key(a), key(b)];

@@ -14,6 +14,8 @@ const HOST_PICKUP_TIMEOUT = '5 minutes';
 export class Placement {
   /** An operation found the workspace's worker gone (it may come back: later operations still try it). */
   lost = false;
+  /** The failover under way, which operations lost at the same time wait for. */
+  private moving?: Promise<void>;
 
   constructor(
     /** The open session (its worker queue and workspace change with a failover). */
@@ -42,11 +44,13 @@ export class Placement {
    * another worker (failover), then the operation runs there.
    */
   async run<T>(operation: () => Promise<T>): Promise<T> {
+    const queue = this.opened().worker_queue;
     try {
       return await operation();
     } catch (err) {
       if (!this.opened().checkpoint || !pickupTimedOut(err) || !patched('failover')) throw err;
-      await this.failover();
+      // Operations lost together move the session once: the first moves it, the others follow to where it went.
+      if (this.opened().worker_queue === queue) await (this.moving ??= this.failover().finally(() => (this.moving = undefined)));
       return await operation();
     }
   }

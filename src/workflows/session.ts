@@ -376,25 +376,22 @@ export class Session {
     this.publish();
     try {
       const share = attemptBudget(this.remainingBudget(), planned.length);
-      let cancelled = false;
-      const ran = await Promise.all(
-        planned.map((p) =>
-          this.attempt(task, req, p, prepared.workspaces[p.n - 1]!, share).catch((err: unknown) => {
-            if (!isCancellation(err)) throw err;
-            cancelled = true;
-            return { result: this.failedTask('cancelled', undefined, spentBy(err)), agent_finished: false };
-          }),
-        ),
-      );
+      const ran = await Promise.all(planned.map((p) => this.attempt(task, req, p, prepared.workspaces[p.n - 1]!, share)));
+      const cancelled = ran.some((r) => r.cancelled);
       // What the attempts spent counts even if what follows fails.
       progress(spentByAll(ran.map((r) => r.result)));
       // What follows runs even when the task was cancelled: the copies are measured, saved and removed.
       return await CancellationScope.nonCancellable(async () => {
-        const stats = await this.place.run(() => host('attempts: measure their changes').measureAttempts(session, prepared)).catch((err) => this.fail(err, 'attempts'));
-        const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, ...ran[i]!, stat: stats[i]! }));
+        // The copies are on the worker that made them: a lost worker fails the task (the next operation moves the session).
+        const stats = await host('attempts: measure their changes')
+          .measureAttempts(session, prepared)
+          .catch((err) => this.fail(err, 'attempts'));
+        const finished: FinishedAttempt[] = planned.map((p, i) => ({ planned: p, result: ran[i]!.result, agent_finished: ran[i]!.agent_finished, stat: stats[i]! }));
         const chosen = cancelled ? undefined : chooseAttempt(finished);
         const summary = chosen ? `attempts: apply attempt ${chosen.planned.n}, save all` : 'attempts: save all (cancelled)';
-        const settled = await this.place.run(() => host(summary).settleAttempts(session, prepared, chosen?.stat)).catch((err) => this.fail(err, 'attempts'));
+        const settled = await host(summary)
+          .settleAttempts(session, prepared, chosen?.stat)
+          .catch((err) => this.fail(err, 'attempts'));
         return bestOfResult(finished, chosen?.planned.n, settled.saved_to);
       });
     } finally {
@@ -403,7 +400,13 @@ export class Session {
   }
 
   /** One attempt: a task (with its checks and fix rounds) in its copy, as a session of its own with a new conversation. */
-  private async attempt(task: TaskRef, req: CodeRequest, p: PlannedAttempt, workspace: string, budget: Budget | undefined): Promise<{ result: CodeResult; agent_finished: boolean }> {
+  private async attempt(
+    task: TaskRef,
+    req: CodeRequest,
+    p: PlannedAttempt,
+    workspace: string,
+    budget: Budget | undefined,
+  ): Promise<{ result: CodeResult; agent_finished: boolean; cancelled?: boolean }> {
     const ref: SessionRef = { ...this.opened!.session, session_id: `${this.id}~task-${task.task}-attempt-${p.n}`, backend: p.backend, workspace_path: workspace, managed: false, backend_session_id: undefined, attempt: p.n };
     const progress = this.status.running_attempts!.find((a) => a.n === p.n)!;
     const mark = (state: AttemptProgress['state'], checks?: CheckResult[]) => {
@@ -414,7 +417,7 @@ export class Session {
     let agentFinished = false;
     const round = async (request: CodeRequest, left: Budget | undefined): Promise<CodeResult> => {
       const options = { startToCloseTimeout: this.opened!.task_timeout_ms + TASK_TIMEOUT_GRACE_MS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-      const { backend_session_id, ...rest } = await this.place.run(() => this.place.activities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left));
+      const { backend_session_id, ...rest } = await this.place.activities(`attempt ${p.n} (${p.backend}): ${oneLine(request.instruction, 70)}`, options).runCode(ref, request, this.status.title, left);
       if (backend_session_id) ref.backend_session_id = backend_session_id;
       agentFinished = rest.success;
       return rest;
@@ -422,7 +425,7 @@ export class Session {
     const checks = async () => {
       mark('checking');
       const options = { startToCloseTimeout: '6 hours', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-      const results = await this.place.run(() => this.place.activities(`attempt ${p.n}: checks`, options).runChecks(ref, this.start.checks));
+      const results = await this.place.activities(`attempt ${p.n}: checks`, options).runChecks(ref, this.start.checks);
       mark('checking', results);
       return results;
     };
@@ -434,9 +437,11 @@ export class Session {
       mark(result.success ? 'done' : 'failed');
       return { result, agent_finished: agentFinished };
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      // What the rounds before spent counts, cancelled or not.
+      const spent = spentTogether(done, spentBy(err));
       mark('failed');
-      return { result: this.failedTask(operationFailure(err).message, undefined, spentTogether(done, spentBy(err))), agent_finished: false };
+      if (isCancellation(err)) return { result: this.failedTask('cancelled', undefined, spent), agent_finished: false, cancelled: true };
+      return { result: this.failedTask(this.place.failureOf(err, `attempt ${p.n}`).message, undefined, spent), agent_finished: false };
     }
   }
 

@@ -44,7 +44,7 @@ describe('best-of-N attempts in copies of a workspace', function () {
 
   it('copies hold the working tree as it is, detached at the same commit with no remote; the history is hard links; prepare again keeps them', async () => {
     const { path, ref } = dirtyWorkspace('s1');
-    const prepared = await workspace.attempts.prepare(ref, 1, 3, signal());
+    const prepared = await workspace.attempts.prepare(ref, 'task-1', 3, signal());
     assert.equal(prepared.workspaces.length, 3);
     for (const copy of prepared.workspaces) {
       assert.equal(readFileSync(join(copy, 'a.txt'), 'utf8'), 'one\ntwo\nthree\n');
@@ -54,19 +54,20 @@ describe('best-of-N attempts in copies of a workspace', function () {
       assert.equal(git(copy, 'rev-parse', 'HEAD'), git(path, 'rev-parse', 'HEAD'));
       assert.equal(git(copy, 'status', '--porcelain'), git(path, 'status', '--porcelain'), 'the same changes, unstaged');
       assert.equal(git(copy, 'remote'), '', 'no remote leads back into the session');
+      assert.doesNotMatch(readFileSync(join(copy, '.git', 'config'), 'utf8'), /\/s1/, 'its config names no path of the session');
       const pack = git(copy, 'rev-parse', '--git-path', 'objects');
       const object = git(copy, 'rev-parse', 'HEAD:a.txt');
       assert.ok(statSync(join(copy, pack, object.slice(0, 2), object.slice(2))).nlink > 1, 'objects are hard links');
     }
     writeFileSync(join(prepared.workspaces[0]!, 'work.txt'), 'an attempt at work\n');
-    assert.deepEqual(await workspace.attempts.prepare(ref, 1, 3, signal()), prepared, 'prepared once');
+    assert.deepEqual(await workspace.attempts.prepare(ref, 'task-1', 3, signal()), prepared, 'prepared once');
     assert.ok(existsSync(join(prepared.workspaces[0]!, 'work.txt')), 'a retried attempt finds its copy as it left it');
   });
 
   it('measure tells each attempt\'s changes; settle applies exactly the chosen one on the session\'s work, saves all, removes the copies; again, the same', async () => {
     const { path, ref } = dirtyWorkspace('s2');
     const staged = git(path, 'diff', '--cached', '--name-only');
-    const prepared = await workspace.attempts.prepare(ref, 7, 3, signal());
+    const prepared = await workspace.attempts.prepare(ref, 'task-7', 3, signal());
     const [one, two, three] = prepared.workspaces as [string, string, string];
     writeFileSync(join(one, 'a.txt'), 'one\n');
     writeFileSync(join(two, 'b.txt'), 'b1\nb2\n');
@@ -100,15 +101,64 @@ describe('best-of-N attempts in copies of a workspace', function () {
 
   it('a workspace changed while the attempts ran is not overwritten: a conflict that says where the changes are', async () => {
     const { path, ref } = dirtyWorkspace('s3');
-    const prepared = await workspace.attempts.prepare(ref, 1, 2, signal());
+    const prepared = await workspace.attempts.prepare(ref, 'task-1', 2, signal());
     writeFileSync(join(prepared.workspaces[1]!, 'b.txt'), 'attempt\n');
     const stats = await workspace.attempts.measure(prepared, signal());
     writeFileSync(join(path, 'other.txt'), 'someone else\n');
     await assert.rejects(workspace.attempts.settle(ref, prepared, stats[1], signal()), (err: CodingError) => {
       assert.equal(err.kind, 'conflict');
-      assert.match(err.message, /changed while the attempts ran .* attempt 2's changes were not applied; they are in \//);
+      assert.match(err.message, /changed while the attempts ran \(other\.txt\): attempt 2's changes were not applied; they are in \//);
       return true;
     });
     assert.ok(!existsSync(join(path, 'b.txt')));
+    assert.ok(!existsSync(prepared.dir), 'the copies are removed all the same: their patches are saved');
+  });
+
+  it('bytes as they are (a Latin-1 file), a shallow history, info/exclude: what the winner changed arrives exactly', async () => {
+    const origin = join(base, 'origin-s4');
+    git(base, 'init', '-q', '--initial-branch', 'main', origin);
+    for (const n of [1, 2, 3]) {
+      writeFileSync(join(origin, 'history.txt'), `${n}\n`);
+      git(origin, 'add', '-A');
+      git(origin, 'commit', '-qm', `c${n}`);
+    }
+    const path = join(base, 's4');
+    git(base, 'clone', '-q', '--depth', '1', `file://${origin}`, path);
+    writeFileSync(join(path, '.git', 'info', 'exclude'), 'out/\n');
+    execFileSync('mkdir', ['-p', join(path, 'out')]);
+    writeFileSync(join(path, 'out', 'gen.js'), 'generated\n');
+    writeFileSync(join(path, 'latin.txt'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])); // "café" in Latin-1, uncommitted
+    const ref = { session_id: 's4', backend: 'claudecode' as const, workspace_path: path, managed: true };
+    const prepared = await workspace.attempts.prepare(ref, 'task-1', 2, signal());
+    const [one, two] = prepared.workspaces as [string, string];
+    assert.equal(git(one, 'rev-parse', '--is-shallow-repository'), 'true');
+    assert.ok(!existsSync(join(one, 'out')), 'excluded files are not copied');
+    execFileSync('mkdir', ['-p', join(two, 'out')]);
+    writeFileSync(join(two, 'out', 'gen.js'), 'the check wrote this\n'); // hidden by info/exclude: not a change
+    writeFileSync(join(two, 'latin.txt'), Buffer.from([0x6e, 0x61, 0xef, 0x76, 0x65, 0x0a])); // "naïve"
+    const stats = await workspace.attempts.measure(prepared, signal());
+    assert.deepEqual([stats[1]!.files, stats[0]!.files], [1, 0]);
+    const settled = await workspace.attempts.settle(ref, prepared, stats[1], signal());
+    assert.deepEqual([...readFileSync(join(path, 'latin.txt'))], [0x6e, 0x61, 0xef, 0x76, 0x65, 0x0a]);
+    assert.equal(readFileSync(join(path, 'out', 'gen.js'), 'utf8'), 'generated\n', 'the session\'s excluded file is left alone');
+    assert.ok(existsSync(join(settled.saved_to, 'attempt-2.patch')));
+  });
+
+  it('a settle cut short after writing some of the files: the retry writes the rest; a stale set of copies of another size is made again', async () => {
+    const { path, ref } = dirtyWorkspace('s5');
+    const prepared = await workspace.attempts.prepare(ref, 'task-1', 2, signal());
+    writeFileSync(join(prepared.workspaces[0]!, 'x.txt'), 'x\n');
+    writeFileSync(join(prepared.workspaces[0]!, 'y.txt'), 'y\n');
+    unlinkSync(join(prepared.workspaces[0]!, 'new.txt'));
+    const stats = await workspace.attempts.measure(prepared, signal());
+    writeFileSync(join(path, 'x.txt'), 'x\n'); // as if the first settle died after writing one file
+    await workspace.attempts.settle(ref, prepared, stats[0], signal());
+    assert.equal(readFileSync(join(path, 'y.txt'), 'utf8'), 'y\n');
+    assert.ok(!existsSync(join(path, 'new.txt')));
+
+    const again = await workspace.attempts.prepare(ref, 'task-2', 2, signal());
+    const bigger = await workspace.attempts.prepare(ref, 'task-2', 3, signal());
+    assert.equal(bigger.workspaces.length, 3, 'not the 2 copies prepared before under that name');
+    assert.notEqual(again.base, undefined);
   });
 });

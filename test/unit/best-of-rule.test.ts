@@ -1,6 +1,6 @@
 // Best-of-N's rules (src/workflows/best-of.ts), pure: which backend each attempt gets, the budget share, and the
-// stated choice: checks passed, then the agent finished, then fewer failed checks, smaller diff, lower cost,
-// earlier attempt.
+// stated choice: checks passed, then the agent finished, then fewer failed checks, a change before none, smaller
+// diff, lower cost, earlier attempt.
 import assert from 'node:assert/strict';
 import { CodeInput, zeroTokens, type CodeResult } from '../../src/contract.js';
 import { attemptBudget, attemptsRefusal, chooseAttempt, plannedAttempts, type FinishedAttempt } from '../../src/workflows/best-of.js';
@@ -14,7 +14,8 @@ function attempt(n: number, o: { success?: boolean; agent?: boolean; failed?: nu
     trace: { backend: 'claudecode', tokens: zeroTokens(), cost: o.cost ?? 0.01, duration_ms: 10, tool_calls: [] },
     checks,
   };
-  return { planned: { n, backend: 'claudecode' }, result, agent_finished: o.agent ?? true, stat: { n, tree: 't', files: 1, insertions: o.lines ?? 1, deletions: 0 } };
+  const lines = o.lines ?? 1;
+  return { planned: { n, backend: 'claudecode' }, result, agent_finished: o.agent ?? true, stat: { n, tree: 't', files: lines > 0 ? 1 : 0, insertions: lines, deletions: 0 } };
 }
 
 describe('best-of-N rules', () => {
@@ -41,6 +42,7 @@ describe('best-of-N rules', () => {
     assert.equal(pick(attempt(1, { success: false, failed: 1, lines: 1 }), attempt(2, { lines: 50 })), 2, 'checks passed first');
     assert.equal(pick(attempt(1, { success: false, agent: false, failed: 0 }), attempt(2, { success: false, failed: 2 })), 2, 'an agent that finished before one that failed');
     assert.equal(pick(attempt(1, { success: false, failed: 2 }), attempt(2, { success: false, failed: 1, lines: 90 })), 2, 'fewer failed checks');
+    assert.equal(pick(attempt(1, { lines: 0 }), attempt(2, { lines: 40 })), 2, 'a change before no change');
     assert.equal(pick(attempt(1, { lines: 9 }), attempt(2, { lines: 3 })), 2, 'smaller diff');
     assert.equal(pick(attempt(1, { cost: 0.5 }), attempt(2, { cost: 0.2 })), 2, 'lower cost');
     assert.equal(pick(attempt(1), attempt(2)), 1, 'the earlier attempt');
