@@ -39,9 +39,9 @@ describe('tracing', function () {
     let workspace = '';
     await tracer.startActiveSpan('test.run', async (root) => {
       traceId = root.spanContext().traceId;
-      const opened = await variant.client.open({ repo_url: url, cleanup_policy: 'manual' });
+      const opened = await variant.client.open({ repo_url: url, cleanup_policy: 'manual', checks: [{ name: 'probe', run: 'test -f traced.txt' }] });
       workspace = opened.workspace_path;
-      const result = await variant.client.code({ session_id: opened.session_id, instruction: 'Trace me' });
+      const result = await variant.client.code({ session_id: opened.session_id, instruction: 'Trace me', checks: true });
       assert.equal(result.success, true, result.error);
       await variant.client.close({ session_id: opened.session_id });
       root.end();
@@ -67,6 +67,14 @@ describe('tracing', function () {
     assert.deepEqual(tools.map((s) => s.attributes['tool.name']).sort(), ['Bash', 'Write']);
     const serialized = JSON.stringify(all.map((s) => s.attributes));
     assert.ok(!serialized.includes(w.token), 'no secret in span attributes');
+
+    // The task's checks: their own span under the checks activity, a child per check that says how it ended.
+    assert.deepEqual(chainOf(all, 'checks.run').map((s) => s.name).slice(0, 3), ['checks.run', 'RunActivity:runChecks', 'StartActivity:runChecks']);
+    const checks = all.find((s) => s.name === 'checks.run')!;
+    assert.deepEqual([checks.attributes['checks.passed'], checks.attributes['checks.failed']], [1, 0]);
+    const probe = all.find((s) => s.name === 'check.probe')!;
+    assert.equal(probe.parentSpanId, checks.spanContext().spanId);
+    assert.deepEqual([probe.attributes['check.passed'], probe.attributes['check.exit_code']], [true, 0]);
 
     const traceparent = readFileSync(join(workspace, 'traceparent.txt'), 'utf8').trim();
     assert.equal(traceparent, `00-${traceId}-${task.spanContext().spanId}-01`, 'the backend process got the task span as TRACEPARENT');

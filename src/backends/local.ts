@@ -16,6 +16,7 @@ import { rm } from 'node:fs/promises';
 import { runChecks, type CheckSettings } from '../checks/run-checks.js';
 import type { AgentOutcome, AgentRunner, ProgressSink } from '../core/runner.js';
 import { traced } from '../telemetry/task-span.js';
+import { tracedChecks } from '../telemetry/checks-span.js';
 import type { LocalWorkspace } from '../git/workspace.js';
 import { markKept } from '../git/kept.js';
 import { endTask, reapRecordedAgent, recordAgentStart, recordTaskStart } from '../process/agent-record.js';
@@ -44,7 +45,9 @@ export class LocalBackend implements CodingBackend {
   async check(session: SessionRef, checks: Check[], signal: AbortSignal): Promise<CheckResult[]> {
     await this.workspace.assertExists(session);
     const redactor = this.redactor.with(session.token_env ? process.env[session.token_env] : undefined);
-    const results = await runChecks(checks, session.workspace_path, { ...this.checkSettings, redact: (text) => redactor.text(text) }, signal);
+    const results = await tracedChecks({ session_id: session.session_id, workspace: session.workspace_path }, () =>
+      runChecks(checks, session.workspace_path, { ...this.checkSettings, redact: (text) => redactor.text(text) }, signal),
+    );
     return redactor.deep(results);
   }
 
