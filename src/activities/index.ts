@@ -7,7 +7,6 @@ import { workerId, type CodingConfig } from '../config.js';
 import type { AttemptStat, AttemptWorkspaces, BackendRegistry, CodeOutcome, OperationRef, PreparedAttempts, SessionRef, SettledAttempts } from '../core/backend.js';
 import { CodingError } from '../core/errors.js';
 import { redact } from '../git/credentials.js';
-import { CheckpointStore } from '../git/checkpoint.js';
 import { GitCredentials } from '../git/host-credentials.js';
 import { openPullRequest, type PullRequestOrder } from '../forge/open-pull-request.js';
 import { Redactor } from '../secrets/redact.js';
@@ -52,16 +51,8 @@ const PROGRESS_KEPT = 20;
 const HEARTBEAT_EVERY_MS = 1000;
 
 export function createActivities({ config, backends, hostQueue, searchAttributes, taskSlots }: ActivityDeps) {
-  const checkpoints = config.checkpoint?.dir ? new CheckpointStore(config.checkpoint.dir) : undefined;
-  /** Only a managed clone of an origin can be re-created elsewhere; a remote agent's workspace is not here. */
-  const checkpointed = (session: SessionRef) => checkpoints !== undefined && session.managed && !!session.repo_url && !backends.get(session.backend).remote;
-  /** After an operation that changed the workspace: its checkpoint for another host (a failure is logged, not the operation's). */
-  async function saveCheckpoint(session: SessionRef): Promise<void> {
-    if (!checkpointed(session)) return;
-    await checkpoints!.save(session.workspace_path, session.session_id).catch((err: Error) => {
-      console.error(`station-coding worker: checkpoint of session ${session.session_id} not written: ${redact(err.message, backends.secrets()).split('\n')[0]}`);
-    });
-  }
+  /** The session's workspace is checkpointed for failover (backends/checkpointed.ts). */
+  const checkpointed = (session: SessionRef) => backends.get(session.backend).restorable?.checkpointed(session) ?? false;
 
   /** Run `fn` with a heartbeat every second (liveness and cancellation; a task's progress also beats on news), mapping its errors. */
   async function heartbeating<T>(tokenEnv: string | undefined, fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
@@ -105,15 +96,11 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
   }
 
   async function createBranch(session: SessionRef, req: BranchRequest, operation?: string) {
-    const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef(operation)));
-    await saveCheckpoint(session);
-    return result;
+    return heartbeating(session.token_env, (signal) => backends.get(session.backend).branch(session, req, signal, operationRef(operation)));
   }
 
   async function commitChanges(session: SessionRef, req: CommitRequest, operation?: string) {
-    const result = await heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef(operation)));
-    await saveCheckpoint(session);
-    return result;
+    return heartbeating(session.token_env, (signal) => backends.get(session.backend).commit(session, req, signal, operationRef(operation)));
   }
 
   return {
@@ -148,7 +135,6 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
           repo_url: opened.repo_url ?? start.repo_url,
           token_env,
         };
-        await saveCheckpoint(session);
         return {
           session,
           repo_cloned: opened.repo_cloned,
@@ -198,9 +184,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
                 'timeout',
               );
             }
-            const outcome = await backend.code({ ...req, session, title, budget, resume, checkpoint, time_left_ms }, onProgress, signal);
-            await saveCheckpoint(session);
-            return outcome;
+            return await backend.code({ ...req, session, title, budget, resume, checkpoint, time_left_ms }, onProgress, signal);
           } finally {
             release();
           }
@@ -261,9 +245,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     },
 
     async settleAttempts(session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined): Promise<SettledAttempts> {
-      const settled = await heartbeating(session.token_env, (signal) => attemptsOf(session).settle(session, prepared, chosen, signal));
-      await saveCheckpoint(session);
-      return settled;
+      return heartbeating(session.token_env, (signal) => attemptsOf(session).settle(session, prepared, chosen, signal));
     },
 
     async diffSession(session: SessionRef, req: DiffRequest) {
@@ -280,9 +262,7 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
     async closeSession(session: SessionRef, delete_workspace: boolean) {
       // A retry may find the workspace already saved and deleted by the first attempt: its time tells that save apart.
       const asked_at_ms = Context.current().info.scheduledTimestampMs;
-      const closed = await heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace, asked_at_ms }, signal));
-      if (closed.workspace_deleted && checkpointed(session)) await checkpoints!.remove(session.session_id);
-      return closed;
+      return heartbeating(session.token_env, (signal) => backends.get(session.backend).close({ session, delete_workspace, asked_at_ms }, signal));
     },
 
     /**
@@ -292,16 +272,10 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
      */
     async restoreWorkspace(session: SessionRef): Promise<RestoredWorkspace> {
       return heartbeating(session.token_env, async (signal) => {
-        if (!checkpoints) throw new CodingError(`worker ${hostQueue} has no coding.checkpoint.dir: it cannot take over session ${session.session_id}`, 'unavailable', true);
-        if (!(await checkpoints.has(session.session_id))) {
-          throw new CodingError(`no checkpoint of session ${session.session_id} in coding.checkpoint.dir (${checkpoints.dir}) on worker ${hostQueue}`, 'not_found');
-        }
-        const opened = await backends.get(session.backend).open(
-          { session_id: session.session_id, backend: session.backend, repo_url: session.repo_url, token_env: session.token_env },
-          signal,
-        );
-        const branch = await checkpoints.restore(opened.workspace_path, session.session_id);
-        return { workspace_path: opened.workspace_path, worker_queue: hostQueue, worker_id: workerId(config), ...(branch ? { branch } : {}) };
+        const restorable = backends.get(session.backend).restorable;
+        if (!restorable) throw new CodingError(`worker ${hostQueue} has no coding.checkpoint.dir: it cannot take over session ${session.session_id}`, 'unavailable', true);
+        const restored = await restorable.restore(session, signal);
+        return { workspace_path: restored.workspace_path, worker_queue: hostQueue, worker_id: workerId(config), ...(restored.branch ? { branch: restored.branch } : {}) };
       });
     },
   };

@@ -135,12 +135,22 @@ export interface AttemptWorkspaces {
   settle(session: SessionRef, prepared: PreparedAttempts, chosen: AttemptStat | undefined, signal: AbortSignal): Promise<SettledAttempts>;
 }
 
+/** A backend whose workspaces another worker can re-create (a checkpoint store is configured): failover. */
+export interface Restorable {
+  /** This session's workspace is checkpointed (a managed clone of an origin). */
+  checkpointed(session: SessionRef): boolean;
+  /** Re-create the session's workspace on this worker from its origin and its checkpoint. */
+  restore(session: SessionRef, signal: AbortSignal): Promise<{ workspace_path: string; branch?: string }>;
+}
+
 export interface CodingBackend {
   readonly name: BackendName;
   /** Its workspaces live on other machines (NATS agents): this worker keeps no checkpoint, host queue or task slot for them. */
   readonly remote: boolean;
   /** Set when it can run best-of-N attempts (its workspaces are on this worker). */
   readonly attempts?: AttemptWorkspaces;
+  /** Set when its workspaces are checkpointed for failover (backends/checkpointed.ts). */
+  readonly restorable?: Restorable;
   open(op: OpenOperation, signal: AbortSignal): Promise<OpenOutcome>;
   code(op: CodeOperation, progress: ProgressSink, signal: AbortSignal): Promise<CodeOutcome>;
   branch(session: SessionRef, req: BranchRequest, signal: AbortSignal, op?: OperationRef): Promise<BranchResult>;

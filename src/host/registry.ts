@@ -9,6 +9,8 @@ import type { AgentRunner } from '../core/runner.js';
 import { ClaudeCodeRunner } from '../runners/claudecode/runner.js';
 import { CodingError } from '../core/errors.js';
 import { LocalBackend } from '../backends/local.js';
+import { CheckpointedBackend } from '../backends/checkpointed.js';
+import { CheckpointStore } from '../git/checkpoint.js';
 import { NatsBackend } from '../backends/nats/backend.js';
 import { CodexRunner } from '../runners/codex/runner.js';
 import { OpenCodeCliRunner } from '../runners/opencode-cli/runner.js';
@@ -35,10 +37,14 @@ export class LocalBackendRegistry implements BackendRegistry {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.workspace = LocalWorkspace.fromConfig(config, env);
+    if (config.checkpoint?.dir) this.checkpoints = new CheckpointStore(config.checkpoint.dir);
     this.sandbox = agentSandbox(config, env);
     // Every configured git token is cut out too, whatever its variable is called.
     this.redactor = Redactor.fromConfig(config, env).with(...this.workspace.credentials.secrets());
   }
+
+  /** The shared store of workspace checkpoints (coding.checkpoint.dir): a lost worker's sessions move elsewhere. */
+  private readonly checkpoints?: CheckpointStore;
 
   /** Every git token configured on this host (looked up when needed, never stored), for redaction. */
   secrets = (): string[] => this.workspace.credentials.secrets();
@@ -55,7 +61,8 @@ export class LocalBackendRegistry implements BackendRegistry {
         const runner = this.createRunner(name);
         this.runners.push(runner);
         const checks = { sandbox: this.sandbox, output_bytes: this.config.check_output_bytes };
-        backend = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000, this.redactor, checks);
+        const local = new LocalBackend(name, this.workspace, runner, this.config.task_timeout_min * 60_000, this.redactor, checks);
+        backend = this.checkpoints ? new CheckpointedBackend(local, this.checkpoints, (message) => console.error(`station-coding worker: ${this.redactor.text(message)}`)) : local;
       }
       this.backends.set(name, backend);
     }
