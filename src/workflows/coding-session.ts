@@ -159,7 +159,7 @@ function wireHandlers(session: Session): void {
     description: 'coding_open: waits until the session is open and returns its workspace (attached: true for a later caller).',
     validator: (input) => {
       const req = accept(OpenInput, 'coding_open', input);
-      const running = session.status.repo_url ?? session.start.repo_url;
+      const running = session.view().repo_url ?? session.start.repo_url;
       if (req.repo_url && running && req.repo_url !== running) {
         throw failure(`scope_id ${session.start.scope_id ?? session.id} is already open on ${running}, not ${req.repo_url}`, 'conflict');
       }
@@ -170,7 +170,7 @@ function wireHandlers(session: Session): void {
     description: 'code: run a coding task in the workspace; returns summary, files changed and trace.',
     validator: (input) => {
       changing(CodeInput, 'code')(input);
-      const refusal = attemptsRefusal(request(CodeInput, input), session.status.backend);
+      const refusal = attemptsRefusal(request(CodeInput, input), session.view().backend);
       if (refusal) throw failure(refusal, 'invalid_input');
       const exhausted = session.opened ? session.budgetExhausted() : undefined;
       if (exhausted) throw failure(exhausted, 'budget_exhausted');

@@ -98,8 +98,6 @@ export class Session {
   private readonly place = new Placement(
     () => this.opened!,
     (restored, from) => {
-      this.status.workspace_path = restored.workspace_path;
-      this.status.backend_session_id = undefined;
       if (restored.branch) this.status.branch = restored.branch;
       this.status.failovers = [...(this.status.failovers ?? []), { from, to: workerOf(restored), at: new Date(Date.now()).toISOString() }];
       this.publish();
@@ -172,13 +170,10 @@ export class Session {
       this.failOpen(failure(operationFailure(err).message, 'open_failed'));
       return;
     }
+    // The workspace's facts (backend, path, repository, conversation) are the session reference's: view() shows them.
     Object.assign(this.status, {
       state: 'open',
-      backend: this.opened.session.backend,
       ...(this.opened.agent_backend ? { agent_backend: this.opened.agent_backend } : {}),
-      workspace_path: this.opened.session.workspace_path,
-      managed: this.opened.session.managed,
-      repo_url: this.opened.session.repo_url,
       branch: this.opened.branch ?? this.status.branch,
     });
     this.publish();
@@ -287,7 +282,7 @@ export class Session {
     this.publish();
     const round = async (request: CodeRequest, budget: Budget | undefined): Promise<CodeResult> => {
       const { backend_session_id, ...rest } = await this.place.run(() => activity().runCode(this.opened!.session, request, this.status.title, budget));
-      if (backend_session_id) this.opened!.session.backend_session_id = this.status.backend_session_id = backend_session_id;
+      if (backend_session_id) this.opened!.session.backend_session_id = backend_session_id;
       return rest;
     };
     // The rounds so far (the task, then its fix rounds): what a failure in a later round still spent.
@@ -652,7 +647,7 @@ export class Session {
       retry: { maximumAttempts: this.opened!.max_attempts, initialInterval: '2 seconds' },
       summary: `pull request: ${this.status.branch ?? 'HEAD'} into ${req.base ?? 'its base'}`,
     });
-    const { tasks, tasks_run, cost, repo_url, branch } = this.status;
+    const { tasks, tasks_run, cost, repo_url, branch } = this.view();
     const order = {
       session_id: this.id,
       repo_url,
@@ -718,7 +713,7 @@ export class Session {
   }
 
   private failedTask(error: string, summary?: string, spent?: TaskCheckpoint): CodeResult {
-    return failedResult(this.opened?.session.backend ?? this.status.backend ?? 'claudecode', error, summary, spent);
+    return failedResult(this.view().backend ?? 'claudecode', error, summary, spent);
   }
 
   private record(task: TaskRef, result: CodeResult): void {
@@ -733,8 +728,13 @@ export class Session {
   view(): SessionStatus {
     const ref = ({ task, update_id, instruction }: QueuedTask): TaskRef => ({ task, update_id, instruction });
     const running = this.tasks.find((t) => t.scope);
+    // Once open, the workspace's facts are the session reference's (kept once, changed by a failover or a task).
+    const session = this.opened?.session;
     return {
       ...this.status,
+      ...(session
+        ? { backend: session.backend, workspace_path: session.workspace_path, managed: session.managed, repo_url: session.repo_url, backend_session_id: session.backend_session_id }
+        : {}),
       ...(running ? { running_task: ref(running) } : {}),
       queued_tasks: this.tasks.filter((t) => !t.scope && !t.cancelled).map(ref),
     };
