@@ -274,7 +274,11 @@ export function createActivities({ config, backends, hostQueue, searchAttributes
       return heartbeating(session.token_env, async (signal) => {
         const restorable = backends.get(session.backend).restorable;
         if (!restorable) throw new CodingError(`worker ${hostQueue} has no coding.checkpoint.dir: it cannot take over session ${session.session_id}`, 'unavailable', true);
-        const restored = await restorable.restore(session, signal);
+        const restored = await restorable.restore(session, signal).catch((err: unknown) => {
+          // Where it looked: the failure reaches the workflow, which has no other way to tell.
+          if (err instanceof CodingError) throw new CodingError(`${err.message} (worker ${workerId(config)})`, err.kind, err.retryable);
+          throw err;
+        });
         return { workspace_path: restored.workspace_path, worker_queue: hostQueue, worker_id: workerId(config), ...(restored.branch ? { branch: restored.branch } : {}) };
       });
     },

@@ -47,7 +47,7 @@ export class CheckpointedBackend implements CodingBackend {
     checkpointed: (session) => session.managed && !!session.repo_url,
     restore: async (session, signal) => {
       if (!(await this.store.has(session.session_id))) {
-        throw new CodingError(`no checkpoint of session ${session.session_id} in coding.checkpoint.dir (${this.store.dir}) on this worker`, 'not_found');
+        throw new CodingError(`no checkpoint of session ${session.session_id} in coding.checkpoint.dir (${this.store.dir})`, 'not_found');
       }
       const opened = await this.inner.open({ session_id: session.session_id, backend: session.backend, repo_url: session.repo_url, token_env: session.token_env }, signal);
       const branch = await this.store.restore(opened.workspace_path, session.session_id);

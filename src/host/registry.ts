@@ -35,9 +35,11 @@ export class LocalBackendRegistry implements BackendRegistry {
   constructor(
     private readonly config: CodingConfig,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    /** Checkpoint the workspaces for failover (a worker; not a NATS agent, whose workspaces no worker re-creates). */
+    options: { checkpoints: boolean } = { checkpoints: true },
   ) {
     this.workspace = LocalWorkspace.fromConfig(config, env);
-    if (config.checkpoint?.dir) this.checkpoints = new CheckpointStore(config.checkpoint.dir);
+    if (options.checkpoints && config.checkpoint?.dir) this.checkpoints = new CheckpointStore(config.checkpoint.dir);
     this.sandbox = agentSandbox(config, env);
     // Every configured git token is cut out too, whatever its variable is called.
     this.redactor = Redactor.fromConfig(config, env).with(...this.workspace.credentials.secrets());

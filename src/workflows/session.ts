@@ -135,10 +135,12 @@ export class Session {
   }
 
   snapshot(): SessionSnapshot {
+    // The record carried on holds the workspace's facts too, as a run of an older version reads them from it.
+    const { running_task: _, queued_tasks: __, ...status } = this.view();
     return {
       start: this.start,
       opened: this.opened!,
-      status: this.status,
+      status,
       opens: this.opens,
       search_attributes: this.searchAttributes,
       next_task: this.nextTask,

@@ -75,7 +75,8 @@ export class NatsAgent {
     this.id = config.nats.agent.id ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'agent');
     const write = options.log ?? ((fields) => process.stderr.write(`${JSON.stringify(fields)}\n`));
     this.ctx = new AgentContext(this.id, this.incarnation, config.nats, (fields) => write({ time: new Date().toISOString(), agent: this.id, ...fields }));
-    this.registry = new LocalBackendRegistry(config, env);
+    // Its workspaces are its own: no worker re-creates them, so the config's checkpoint store is not for them.
+    this.registry = new LocalBackendRegistry(config, env, { checkpoints: false });
     this.workspace = LocalWorkspace.fromConfig(config);
     this.execution = new Execution(this.ctx, config, this.registry, env);
     this.replies = new Replies(this.ctx);
