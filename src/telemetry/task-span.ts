@@ -49,7 +49,7 @@ export async function traced<T extends TaskFigures>(
   run: (span: TaskSpan) => Promise<T>,
 ): Promise<T> {
   const prefix = SPAN_PREFIX[backend];
-  return tracer.startActiveSpan(`${prefix}.task`, { attributes }, async (span) => {
+  return inSpan(`${prefix}.task`, attributes, async (span) => {
     const timings: ToolTiming[] = [];
     const taskSpan: TaskSpan = {
       progress: (sink) => (event: ProgressEvent) => {
@@ -58,10 +58,17 @@ export async function traced<T extends TaskFigures>(
       },
       traceparent: traceparentOf(span),
     };
+    const outcome = await run(taskSpan);
+    finish(span, prefix, outcome, timings);
+    return outcome;
+  });
+}
+
+/** Run `run` in a new active span, ended when it settles; an exception is recorded on it as its error. */
+export function inSpan<T>(name: string, attributes: Record<string, string>, run: (span: Span) => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
-      const outcome = await run(taskSpan);
-      finish(span, prefix, outcome, timings);
-      return outcome;
+      return await run(span);
     } catch (err) {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message.slice(0, 500) });
