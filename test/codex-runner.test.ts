@@ -18,6 +18,7 @@ import { Sandbox } from '../src/process/sandbox.js';
 import { CODEX_SHELL_TOOL, FAKE_RESPONSES_USAGE, defaultScript, startFakeResponses, type FakeResponses, type FakeScript } from './support/fake-responses.js';
 import { codexFakeProvider } from './support/world.js';
 import { pgrep, processCommands, waitFor } from './support/helpers.js';
+import { recordingTask } from './support/runner-harness.js';
 
 const BINARY = path.resolve(new URL('../..', import.meta.url).pathname, 'node_modules/.bin/codex');
 const API_KEY = 'sk-codex-SECRET-4242-abcdef';
@@ -78,21 +79,11 @@ describe('CodexRunner with the real codex CLI', function () {
     return { workspace, runner };
   }
 
+  /** The harness's recording task, with the conversations it reports and its token counts as they came. */
   function makeTask(workspace: string, opts: Partial<AgentTask> = {}) {
-    const progress: ProgressEvent[] = [];
     const sessions: string[] = [];
     const usage: Tokens[] = [];
-    const task: AgentTask = {
-      session_id: `sess-${path.basename(workspace)}`,
-      workspace_path: workspace,
-      prompt: 'Create hello.txt and show it.',
-      timeout_ms: 60_000,
-      signal: new AbortController().signal,
-      progress: (event) => progress.push(event),
-      onBackendSession: (id) => sessions.push(id),
-      usage: (tokens) => usage.push(tokens),
-      ...opts,
-    };
+    const { task, progress } = recordingTask(workspace, { onBackendSession: (id) => sessions.push(id), usage: (tokens) => usage.push(tokens), ...opts });
     return { task, progress, sessions, usage };
   }
 

@@ -7,11 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../src/core/runner.js';
 import { CodingError } from '../src/core/errors.js';
-import type { ProgressEvent, Tokens } from '../src/contract.js';
+import type { Tokens } from '../src/contract.js';
 import { Sandbox } from '../src/process/sandbox.js';
 import { GeminiRunner, geminiHome, type GeminiSettings } from '../src/runners/gemini/runner.js';
 import { defaultScript, FAKE_GEMINI_MODEL, functionResponses, startFakeGemini, userTexts, type FakeGemini, type FakeScript } from './support/fake-gemini.js';
 import { pgrep, processCommands, waitFor } from './support/helpers.js';
+import { recordingTask } from './support/runner-harness.js';
 
 const BINARY = path.resolve(new URL('../..', import.meta.url).pathname, 'node_modules', '.bin', 'gemini');
 const API_KEY = 'gemini-test-SECRET-4242';
@@ -58,19 +59,10 @@ describe('GeminiRunner with the real gemini CLI', function () {
     return { workspace, stateDir, runner };
   }
 
+  /** The harness's recording task, with its token counts as they came. */
   function makeTask(workspace: string, opts: Partial<AgentTask> = {}) {
-    const progress: ProgressEvent[] = [];
     const usage: Tokens[] = [];
-    const task: AgentTask = {
-      session_id: `sess-${path.basename(workspace)}`,
-      workspace_path: workspace,
-      prompt: 'Create hello.txt and show it.',
-      timeout_ms: 60_000,
-      signal: new AbortController().signal,
-      progress: (event) => progress.push(event),
-      usage: (tokens) => usage.push(tokens),
-      ...opts,
-    };
+    const { task, progress } = recordingTask(workspace, { usage: (tokens) => usage.push(tokens), ...opts });
     return { task, progress, usage };
   }
 

@@ -6,12 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { AgentTask } from '../../src/core/runner.js';
 import { ClaudeCodeRunner } from '../../src/runners/claudecode/runner.js';
 import type { ClaudeCodeSettings } from '../../src/runners/claudecode/settings.js';
 import { CodingError } from '../../src/core/errors.js';
-import type { ProgressEvent } from '../../src/contract.js';
 import { pgrep, processCommands, waitFor } from '../support/helpers.js';
+import { recordingTask } from '../support/runner-harness.js';
 import { defaultScript, startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../support/fake-anthropic.js';
 
 const BINARY = (() => {
@@ -64,19 +63,7 @@ describe('ClaudeCodeRunner with the real claude CLI', function () {
     return { workspace, home, runner };
   }
 
-  function makeTask(workspace: string, opts: Partial<AgentTask> = {}) {
-    const progress: ProgressEvent[] = [];
-    const task: AgentTask = {
-      session_id: `sess-${path.basename(workspace)}`,
-      workspace_path: workspace,
-      prompt: 'Create hello.txt and show it.',
-      timeout_ms: 60_000,
-      signal: new AbortController().signal,
-      progress: (event) => progress.push(event),
-      ...opts,
-    };
-    return { task, progress };
-  }
+  const makeTask = recordingTask;
 
   it('runs a Write + Bash + text task: file written, tool calls with outputs, tokens, cost, session id', async () => {
     const { workspace, home, runner } = setup(
